@@ -1,0 +1,35 @@
+# ShopOps: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: setup demo test lint bench clean
+
+# Create or reuse the virtual environment; reinstall only when the pins change.
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup  ## Set up, then run the main job on the embedded defaults.
+	$(VENV)/bin/shopops demo
+
+test: setup  ## Set up, then lint and run the whole test suite.
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	$(VENV)/bin/shopops bench sim
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,216 @@
+"""``MarketplaceEnv``: the Gymnasium face of :class:`~envs.simulator.MarketSimulator`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.plan import Plan, PlanArrays
+from envs.scenario import ScenarioSpec, load_scenario
+from envs.simulator import COST_TERMS, DayResult, MarketSimulator, ShopView
+
+#: Per-SKU observation features, in order (see the class docstring for scales).
+SKU_FEATURES = (
+    "on_hand",
+    "on_order",
+    "backlog",
+    "sales_ema7",
+    "sales_ema28",
+    "last_sales",
+    "cover_days",
+    "price_ratio",
+    "discount",
+    "promo_left",
+    "promo_streak",
+    "lead_time",
+    "days_to_festival",
+    "expiring_soon",
+    "margin",
+)
+#: Calendar features appended after the per-SKU block.
+CALENDAR_FEATURES = (
+    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "year_sin", "year_cos", "progress",
+)
+
+
+class MarketplaceEnv(gym.Env):
+    """A shop selling ``n`` SKUs, one step per day.
+
+    ## Description
+    Each day the agent decides, per SKU, how much stock to order from the supplier and which
+    discount to run. Demand responds to price (own-price elasticity), promotions (a lift that
+    fades under constant promotion, a dip after, cannibalisation and halo in the category),
+    weekly and yearly seasonality, trend, festivals and scheduled drift, with negative-binomial
+    noise. Orders arrive after a supplier lead time that varies and stretches during
+    disruptions, sometimes only partly; perishables expire first-in-first-out. The scenario
+    file (``scenarios/*.yaml``) sets every parameter; see :mod:`envs.simulator` for the exact
+    order of events within a day.
+
+    ## Action Space
+    ``MultiDiscrete([R] * n + [D] * n)``: the first ``n`` entries pick, per SKU, an
+    *order-up-to* cover level from ``restock_cover_days`` (default
+    ``[0, 3, 5, 7, 10, 14, 21, 28, 42]``): level ``k > 0`` orders
+    ``max(0, cover_k * sales_ema28 - (on_hand + on_order - backlog))`` units, level 0 orders
+    nothing. The next ``n`` pick a discount from ``discount_levels`` (default
+    ``[0, 0.1, 0.2, 0.3, 0.5]``) for today (clipped to the category's cap). Order-up-to levels
+    in days of recent demand keep the encoding meaningful across SKUs of any size. A typed
+    :class:`~envs.plan.Plan` can be passed to ``step`` instead of a vector.
+
+    ## Observation Space
+    ``Box(-inf, inf, (n * 15 + 10,), float32)``: 15 features per SKU, SKU-major
+    (``obs[i*15 + j]`` is feature ``j`` of SKU ``i``), then 10 calendar features.
+
+    | j  | feature          | scale                                        | min | max |
+    |----|------------------|----------------------------------------------|-----|-----|
+    | 0  | on_hand          | log1p(units)                                 | 0   | inf |
+    | 1  | on_order         | log1p(units)                                 | 0   | inf |
+    | 2  | backlog          | log1p(units)                                 | 0   | inf |
+    | 3  | sales_ema7       | log1p(units/day)                             | 0   | inf |
+    | 4  | sales_ema28      | log1p(units/day)                             | 0   | inf |
+    | 5  | last_sales       | log1p(units)                                 | 0   | inf |
+    | 6  | cover_days       | (on_hand + on_order) / ema28, capped, / 30   | 0   | 12  |
+    | 7  | price_ratio      | today's price / list price                   | 0   | 1   |
+    | 8  | discount         | running discount                             | 0   | 1   |
+    | 9  | promo_left       | days / 30                                    | 0   | inf |
+    | 10 | promo_streak     | days / 30                                    | 0   | inf |
+    | 11 | lead_time        | days / 30 (with known disruptions)           | 0   | inf |
+    | 12 | days_to_festival | days / 365                                   | 0   | 1   |
+    | 13 | expiring_soon    | log1p(units within 2 days of shelf life)     | 0   | inf |
+    | 14 | margin           | (price - unit cost) / price                  | 0   | 1   |
+
+    Calendar: day-of-week one-hot (7), sin and cos of the day of year, episode progress.
+    :meth:`view` returns the same information unscaled as a :class:`~envs.simulator.ShopView`.
+
+    ## Rewards
+    The day's profit: revenue minus cost of goods sold, holding, ordering (per purchase order),
+    promotion (per start and per promoted SKU-day), lost-sales goodwill penalty, backorder and
+    waste costs. ``info["breakdown"]`` has each term; ``info["result"]`` the per-SKU arrays.
+
+    ## Starting State
+    ``initial_stock_days`` of mean demand on hand (half the shelf life at most for
+    perishables), nothing on order, no promotions.
+
+    ## Episode End
+    * Truncation: the scenario's ``horizon_days`` have been simulated (also enforced by the
+      ``max_episode_steps`` of the registration). There is no terminal state: a shop does not
+      end, so value should be bootstrapped at the horizon.
+
+    ## Arguments
+    * ``scenario``: a shipped scenario name, a YAML path, or a :class:`ScenarioSpec`
+      (default ``"steady"``).
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(self, scenario: str | Path | ScenarioSpec = "steady", render_mode: str | None = None):
+        spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
+        self.spec = spec
+        self.sim = MarketSimulator(spec, seed=0)
+        n = self.sim.n
+        self.n = n
+        self._cover = np.asarray(spec.restock_cover_days, dtype=float)
+        self._disc = np.asarray(spec.discount_levels, dtype=float)
+        self.action_space = spaces.MultiDiscrete(
+            np.array([len(self._cover)] * n + [len(self._disc)] * n, dtype=np.int64)
+        )
+        dim = n * len(SKU_FEATURES) + len(CALENDAR_FEATURES)
+        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
+        self.render_mode = render_mode
+        c = self.sim.catalog
+        self._margin = ((c.price - c.unit_cost) / c.price).astype(np.float32)
+        self._last: DayResult | None = None
+
+    # --------------------------------------------------------------- encodings
+    def decode_action(self, action: np.ndarray) -> PlanArrays:
+        """The :class:`PlanArrays` a ``MultiDiscrete`` action stands for, today."""
+        a = np.asarray(action, dtype=np.int64)
+        n, s = self.n, self.sim.state
+        cover = self._cover[a[:n]]
+        position = s.on_hand + s.on_order - s.backlog
+        target = cover * s.sales_ema28
+        qty = np.where(cover > 0, np.maximum(np.ceil(target - position), 0.0), 0.0)
+        return PlanArrays(
+            order_qty=qty,
+            promo_set=np.ones(n, dtype=bool),
+            discount=self._disc[a[n:]],
+            duration=np.ones(n, dtype=np.int64),
+        )
+
+    def _observe(self) -> np.ndarray:
+        v = self.sim.view()
+        ema = np.maximum(v.sales_ema28, 0.1)
+        cover = np.minimum((v.on_hand + v.on_order) / ema, 360.0) / 30.0
+        feats = np.empty((self.n, len(SKU_FEATURES)), dtype=np.float32)
+        feats[:, 0] = np.log1p(v.on_hand)
+        feats[:, 1] = np.log1p(v.on_order)
+        feats[:, 2] = np.log1p(v.backlog)
+        feats[:, 3] = np.log1p(v.sales_ema7)
+        feats[:, 4] = np.log1p(v.sales_ema28)
+        feats[:, 5] = np.log1p(v.last_sales)
+        feats[:, 6] = cover
+        feats[:, 7] = 1.0 - v.discount
+        feats[:, 8] = v.discount
+        feats[:, 9] = v.promo_left / 30.0
+        feats[:, 10] = v.promo_streak / 30.0
+        feats[:, 11] = v.lead_time / 30.0
+        feats[:, 12] = v.days_to_festival / 365.0
+        feats[:, 13] = np.log1p(v.expiring_soon)
+        feats[:, 14] = self._margin
+        t = min(v.day, self.spec.horizon_days - 1)
+        doy = self.sim.calendar.doy[t]
+        cal = np.zeros(len(CALENDAR_FEATURES), dtype=np.float32)
+        cal[v.dow] = 1.0
+        cal[7] = np.sin(2 * np.pi * doy / 365.0)
+        cal[8] = np.cos(2 * np.pi * doy / 365.0)
+        cal[9] = v.day / self.spec.horizon_days
+        return np.concatenate([feats.ravel(), cal])
+
+    # ----------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start an episode. The episode's randomness comes from ``seed`` only."""
+        super().reset(seed=seed)
+        episode_seed = int(self.np_random.integers(0, 2**63 - 1))
+        self.sim.reset(episode_seed)
+        self._last = None
+        return self._observe(), {"day": 0, "seed": episode_seed}
+
+    def step(self, action: np.ndarray | Plan | PlanArrays):
+        """Simulate one day. ``action`` is a ``MultiDiscrete`` vector or a typed plan."""
+        plan = action if isinstance(action, Plan | PlanArrays) else self.decode_action(action)
+        result = self.sim.step(plan)
+        self._last = result
+        truncated = self.sim.done
+        info = {
+            "day": result.day,
+            "breakdown": result.breakdown,
+            "result": result,
+        }
+        return self._observe(), float(result.profit), False, truncated, info
+
+    # --------------------------------------------------------------- extras
+    def view(self) -> ShopView:
+        """The structured observation (raw units) of the current morning."""
+        return self.sim.view()
+
+    def fork(self, seed: int | None = None) -> MarketplaceEnv:
+        """An independent copy sharing the future random draws (see ``MarketSimulator.fork``)."""
+        other = MarketplaceEnv.__new__(MarketplaceEnv)
+        other.__dict__.update(self.__dict__)
+        other.sim = self.sim.fork(seed)
+        return other
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        r = self._last
+        if r is None:
+            return f"day {self.sim.day}: no step yet"
+        terms = ", ".join(f"{k}={r.breakdown[k]:.0f}" for k in ("revenue", *COST_TERMS))
+        return f"day {r.day}: profit={r.profit:.2f} ({terms})"

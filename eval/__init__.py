@@ -1,0 +1,1 @@
+"""ShopOps eval package."""

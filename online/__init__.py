@@ -1,0 +1,1 @@
+"""ShopOps online package."""

@@ -1,0 +1,1 @@
+"""ShopOps policies package."""
