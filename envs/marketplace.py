@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs import kernel as K
 from envs.plan import Plan, PlanArrays
 from envs.scenario import ScenarioSpec, load_scenario
 from envs.simulator import COST_TERMS, DayResult, MarketSimulator, ShopView
@@ -33,7 +34,16 @@ SKU_FEATURES = (
 )
 #: Calendar features appended after the per-SKU block.
 CALENDAR_FEATURES = (
-    "mon", "tue", "wed", "thu", "fri", "sat", "sun", "year_sin", "year_cos", "progress",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    "year_sin",
+    "year_cos",
+    "progress",
 )
 
 
@@ -107,9 +117,11 @@ class MarketplaceEnv(gym.Env):
     * v0: initial release.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict] = {"render_modes": ["ansi"]}
 
-    def __init__(self, scenario: str | Path | ScenarioSpec = "steady", render_mode: str | None = None):
+    def __init__(
+        self, scenario: str | Path | ScenarioSpec = "steady", render_mode: str | None = None
+    ):
         spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
         self.spec = spec
         self.sim = MarketSimulator(spec, seed=0)
@@ -124,53 +136,54 @@ class MarketplaceEnv(gym.Env):
         self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
         self.render_mode = render_mode
         c = self.sim.catalog
-        self._margin = ((c.price - c.unit_cost) / c.price).astype(np.float32)
+        self._margin = (c.price - c.unit_cost) / c.price
+        self._zeros = np.zeros(n)
+        self._sku_dim = n * len(SKU_FEATURES)
+        self._obs = np.zeros(dim)
+        self._perishable = bool(c.perishable.any())
+        self._all_true = np.ones(n, dtype=bool)
+        self._ones = np.ones(n, dtype=np.int64)
         self._last: DayResult | None = None
 
     # --------------------------------------------------------------- encodings
     def decode_action(self, action: np.ndarray) -> PlanArrays:
         """The :class:`PlanArrays` a ``MultiDiscrete`` action stands for, today."""
         a = np.asarray(action, dtype=np.int64)
-        n, s = self.n, self.sim.state
+        n, m = self.n, self.sim.state.m
         cover = self._cover[a[:n]]
-        position = s.on_hand + s.on_order - s.backlog
-        target = cover * s.sales_ema28
-        qty = np.where(cover > 0, np.maximum(np.ceil(target - position), 0.0), 0.0)
+        position = m[K.ON_HAND] + m[K.ON_ORDER] - m[K.BACKLOG]
+        qty = np.maximum(np.ceil(cover * m[K.EMA28] - position), 0.0)
+        qty[cover == 0] = 0.0
         return PlanArrays(
             order_qty=qty,
-            promo_set=np.ones(n, dtype=bool),
+            promo_set=self._all_true,
             discount=self._disc[a[n:]],
-            duration=np.ones(n, dtype=np.int64),
+            duration=self._ones,
         )
 
     def _observe(self) -> np.ndarray:
-        v = self.sim.view()
-        ema = np.maximum(v.sales_ema28, 0.1)
-        cover = np.minimum((v.on_hand + v.on_order) / ema, 360.0) / 30.0
-        feats = np.empty((self.n, len(SKU_FEATURES)), dtype=np.float32)
-        feats[:, 0] = np.log1p(v.on_hand)
-        feats[:, 1] = np.log1p(v.on_order)
-        feats[:, 2] = np.log1p(v.backlog)
-        feats[:, 3] = np.log1p(v.sales_ema7)
-        feats[:, 4] = np.log1p(v.sales_ema28)
-        feats[:, 5] = np.log1p(v.last_sales)
-        feats[:, 6] = cover
-        feats[:, 7] = 1.0 - v.discount
-        feats[:, 8] = v.discount
-        feats[:, 9] = v.promo_left / 30.0
-        feats[:, 10] = v.promo_streak / 30.0
-        feats[:, 11] = v.lead_time / 30.0
-        feats[:, 12] = v.days_to_festival / 365.0
-        feats[:, 13] = np.log1p(v.expiring_soon)
-        feats[:, 14] = self._margin
-        t = min(v.day, self.spec.horizon_days - 1)
-        doy = self.sim.calendar.doy[t]
-        cal = np.zeros(len(CALENDAR_FEATURES), dtype=np.float32)
-        cal[v.dow] = 1.0
-        cal[7] = np.sin(2 * np.pi * doy / 365.0)
-        cal[8] = np.cos(2 * np.pi * doy / 365.0)
-        cal[9] = v.day / self.spec.horizon_days
-        return np.concatenate([feats.ravel(), cal])
+        sim = self.sim
+        c, cal = sim.catalog, sim.calendar
+        day = sim.state.day
+        t = min(day, self.spec.horizon_days - 1)
+        soon = sim.view().expiring_soon if self._perishable else self._zeros
+        obs = self._obs
+        K.observe_into(
+            sim.state.m,
+            self._margin,
+            (c.sup_lead + cal.extra_lead[t])[c.supplier],
+            cal.days_to_festival[t][c.category],
+            soon,
+            obs,
+        )
+        tail = obs[self._sku_dim :]
+        tail[:7] = 0.0
+        tail[cal.dow[t]] = 1.0
+        doy = cal.doy[t]
+        tail[7] = np.sin(2 * np.pi * doy / 365.0)
+        tail[8] = np.cos(2 * np.pi * doy / 365.0)
+        tail[9] = day / self.spec.horizon_days
+        return obs.astype(np.float32)
 
     # ----------------------------------------------------------------- gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -183,8 +196,10 @@ class MarketplaceEnv(gym.Env):
 
     def step(self, action: np.ndarray | Plan | PlanArrays):
         """Simulate one day. ``action`` is a ``MultiDiscrete`` vector or a typed plan."""
-        plan = action if isinstance(action, Plan | PlanArrays) else self.decode_action(action)
-        result = self.sim.step(plan)
+        if isinstance(action, Plan | PlanArrays):
+            result = self.sim.step(action)
+        else:  # the decoder builds valid arrays; skip re-validation on the hot path
+            result = self.sim.step(self.decode_action(action), validate=False)
         self._last = result
         truncated = self.sim.done
         info = {

@@ -19,8 +19,8 @@ draw ``Poisson^-1(U; mu * G)`` with ``G ~ Gamma(k, 1/k)``, so its variance is
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -70,8 +70,7 @@ def poisson_icdf(lam: np.ndarray, u: np.ndarray, z: np.ndarray | None = None) ->
     return out
 
 
-@dataclasses.dataclass(frozen=True)
-class DayNoise:
+class DayNoise(NamedTuple):
     """The random numbers of one day, one value per SKU (read-only views)."""
 
     gamma: np.ndarray | None  # demand multiplier, mean 1 (None for Poisson/normal noise)

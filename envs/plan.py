@@ -135,7 +135,9 @@ class PlanArrays:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PlanError(f"order_qty[{i}] = {self.order_qty[i]}: must be finite and >= 0")
-        bad = self.promo_set & (~np.isfinite(self.discount) | (self.discount < 0) | (self.discount >= 1))
+        bad = self.promo_set & (
+            ~np.isfinite(self.discount) | (self.discount < 0) | (self.discount >= 1)
+        )
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise PlanError(f"discount[{i}] = {self.discount[i]}: must be in [0, 1)")

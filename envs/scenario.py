@@ -14,6 +14,7 @@ from ``MarketplaceEnv.reset(seed=...)`` alone.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -110,11 +111,17 @@ class CategorySpec(_Strict):
     name: str = Field(min_length=1)
     supplier: str = Field(description="Name of the supplier that restocks this category.")
     n_skus: int = Field(default=10, ge=1, le=1_000_000, description="SKUs drawn from ranges.")
-    skus: list[SkuSpec] | None = Field(default=None, description="Explicit SKUs (overrides n_skus).")
+    skus: list[SkuSpec] | None = Field(
+        default=None, description="Explicit SKUs (overrides n_skus)."
+    )
     price: Range = Field(default=Range(low=5, high=50), description="List price, log-uniform.")
     margin: Range = Field(default=Range(low=0.25, high=0.5), description="Gross margin fraction.")
-    base_demand: Range = Field(default=Range(low=1, high=20), description="Daily units, log-uniform.")
-    elasticity: Range = Field(default=Range(low=-2.5, high=-1.0), description="Own-price elasticity.")
+    base_demand: Range = Field(
+        default=Range(low=1, high=20), description="Daily units, log-uniform."
+    )
+    elasticity: Range = Field(
+        default=Range(low=-2.5, high=-1.0), description="Own-price elasticity."
+    )
     trend: Range = Field(default=Range(low=0.0, high=0.0), description="Annual growth rate.")
     yearly_amplitude: Range = Field(default=Range(low=0.0, high=0.0))
     yearly_peak_day: int = Field(default=0, ge=0, le=365, description="Day of year of the peak.")
@@ -287,14 +294,14 @@ class ScenarioSpec(_Strict):
     @field_validator("restock_cover_days")
     @classmethod
     def _cover(cls, v: list[float]) -> list[float]:
-        if not v or v[0] != 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+        if not v or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError("restock_cover_days must start at 0 and increase strictly")
         return v
 
     @field_validator("discount_levels")
     @classmethod
     def _discounts(cls, v: list[float]) -> list[float]:
-        if not v or v[0] != 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+        if not v or v[0] != 0 or any(b <= a for a, b in itertools.pairwise(v)):
             raise ValueError("discount_levels must start at 0 and increase strictly")
         if v[-1] >= 1:
             raise ValueError(f"discounts are fractions below 1; got {v[-1]}")
@@ -354,7 +361,9 @@ class ScenarioSpec(_Strict):
 
 
 def _format_loc(loc: tuple[object, ...]) -> str:
-    return ".".join(str(p) for p in loc if p not in ("function-after", "function-before")) or "<root>"
+    return (
+        ".".join(str(p) for p in loc if p not in ("function-after", "function-before")) or "<root>"
+    )
 
 
 def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:

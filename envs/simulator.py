@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from envs import kernel as K
 from envs.catalog import Calendar, Catalog, build_calendar, build_catalog
 from envs.errors import PlanError, ShopOpsError
-from envs.noise import NoiseSource, poisson_icdf
+from envs.noise import NoiseSource
 from envs.plan import Plan, PlanArrays
 from envs.scenario import ScenarioSpec, load_scenario
 
@@ -44,48 +45,58 @@ __all__ = ["COST_TERMS", "DayResult", "MarketSimulator", "ShopView", "SimState"]
 
 #: Names of the cost terms in :attr:`DayResult.breakdown`, in reporting order.
 COST_TERMS = ("cogs", "holding", "ordering", "promotion", "lost_sales", "backorder", "waste")
-_EMA7 = 2.0 / 8.0
-_EMA28 = 2.0 / 29.0
-_TWO_PI_OVER_YEAR = 2.0 * np.pi / 365.0
 
 
 class EpisodeOverError(ShopOpsError, RuntimeError):
     """``step`` was called after the horizon; call ``reset`` first."""
 
 
-@dataclasses.dataclass
 class SimState:
-    """Everything that changes during an episode. ``copy()`` is a deep copy."""
+    """Everything that changes during an episode. ``copy()`` is a deep copy.
 
-    day: int
-    on_hand: np.ndarray
-    backlog: np.ndarray
-    ages: np.ndarray  # (max_shelf + 1, n_perishable): units by age in days
-    pipeline: np.ndarray  # (ring, n): units arriving on day d at row d % ring
-    shortfall: np.ndarray  # (ring, n): ordered units that will not arrive, by arrival day
-    on_order: np.ndarray
-    discount: np.ndarray
-    promo_left: np.ndarray
-    promo_streak: np.ndarray
-    dip: np.ndarray
-    sales_ema7: np.ndarray
-    sales_ema28: np.ndarray
-    last_sales: np.ndarray
-    base: np.ndarray
-    elasticity: np.ndarray
-    trend: np.ndarray
-    week_spend: float
+    Per-SKU quantities live as rows of one matrix ``m`` (see :mod:`envs.kernel`) and are
+    exposed as named views: ``on_hand``, ``backlog``, ``on_order``, ``discount``,
+    ``promo_left``, ``promo_streak``, ``dip``, ``sales_ema7``, ``sales_ema28``,
+    ``last_sales``, ``base``, ``elasticity``, ``trend``. ``ages`` holds perishable units by
+    age in days, ``pipeline``/``shortfall`` the units arriving (or cancelled) on day ``d`` at
+    row ``d % ring``.
+    """
+
+    __slots__ = ("ages", "day", "m", "pipeline", "shortfall", "week_spend")
+
+    def __init__(self, day, m, ages, pipeline, shortfall, week_spend) -> None:
+        self.day = day
+        self.m = m
+        self.ages = ages
+        self.pipeline = pipeline
+        self.shortfall = shortfall
+        self.week_spend = week_spend  # one-element array (the kernel updates it in place)
 
     def copy(self) -> SimState:
         """An independent deep copy."""
-        return dataclasses.replace(
-            self,
-            **{
-                f.name: getattr(self, f.name).copy()
-                for f in dataclasses.fields(self)
-                if isinstance(getattr(self, f.name), np.ndarray)
-            },
+        return SimState(
+            self.day,
+            self.m.copy(),
+            self.ages.copy(),
+            self.pipeline.copy(),
+            self.shortfall.copy(),
+            self.week_spend.copy(),
         )
+
+    def __getstate__(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, d) -> None:
+        for k, v in d.items():
+            setattr(self, k, v)
+
+
+def _row_property(index: int, name: str) -> property:
+    return property(lambda self: self.m[index], doc=f"{name} per SKU (a view into ``m``).")
+
+
+for _i, _name in enumerate(K.STATE_ROWS):
+    setattr(SimState, _name, _row_property(_i, _name))
 
 
 @dataclasses.dataclass
@@ -149,8 +160,10 @@ class ShopView:
         out: dict = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v.tolist() if isinstance(v, np.ndarray) else (
-                list(v) if isinstance(v, tuple) else int(v)
+            out[f.name] = (
+                v.tolist()
+                if isinstance(v, np.ndarray)
+                else (list(v) if isinstance(v, tuple) else int(v))
             )
         return out
 
@@ -178,69 +191,112 @@ class MarketSimulator:
 
     # ------------------------------------------------------------------ set-up
     def _prepare_static(self) -> None:
-        c, cal, costs = self.catalog, self.calendar, self.spec.costs
+        c, cal, spec = self.catalog, self.calendar, self.spec
+        costs = spec.costs
         n = c.n
         self.n = n
         self.sku_ids = c.sku_ids
         self.sku_index = {s: i for i, s in enumerate(c.sku_ids)}
-        self._weekly_t = np.ascontiguousarray(c.weekly.T)
-        self._has_yearly = bool(np.any(c.yearly_amplitude > 0))
-        self._has_lifecycle = bool(np.any(c.launch_day > 0) or np.any(c.ramp_days > 0))
-        self._sku_moq = c.sup_moq[c.supplier]
-        self._hold_unit = c.unit_cost * costs.holding_rate_per_day
-        self._lost_unit = c.price * costs.lost_sale_penalty_rate
-        self._bo_unit = c.price * costs.backorder_rate_per_day
-        self._waste_unit = c.unit_cost + costs.waste_disposal_cost
         self._perishable_idx = np.flatnonzero(c.perishable)
         shelf_p = c.shelf_life[self._perishable_idx]
         self._max_shelf = int(shelf_p.max()) if shelf_p.size else 0
         ages = np.arange(self._max_shelf + 1)[:, None]
-        self._expire_mask = ages >= shelf_p[None, :]
         self._soon_mask = ages >= (shelf_p[None, :] - 2)
         max_jitter = int(np.ceil(4 * c.sup_jitter.max())) if c.sup_jitter.size else 0
         self._ring = int(c.sup_lead.max() + cal.extra_lead.max(initial=0) + max_jitter + 2)
+        sku_moq = c.sup_moq[c.supplier]
+        params = np.zeros((K.N_PARAM, n))
+        params[K.P_PRICE] = c.price
+        params[K.P_COST] = c.unit_cost
+        params[K.P_YAMP] = c.yearly_amplitude
+        params[K.P_YPEAK] = c.yearly_peak_day
+        params[K.P_LIFT] = c.promo_lift
+        params[K.P_POSTDIP] = c.post_promo_dip
+        params[K.P_DIPDECAY] = c.dip_decay
+        params[K.P_FATIGUE] = c.fatigue_days
+        params[K.P_MAXDISC] = c.max_discount
+        params[K.P_MOQ] = sku_moq
+        params[K.P_HOLD] = c.unit_cost * costs.holding_rate_per_day
+        params[K.P_LOST] = c.price * costs.lost_sale_penalty_rate
+        params[K.P_BO] = c.price * costs.backorder_rate_per_day
+        params[K.P_WASTE] = c.unit_cost + costs.waste_disposal_cost
+        params[K.P_LAUNCH] = c.launch_day
+        params[K.P_RAMP] = c.ramp_days
+        self._params = params
+        ints = np.zeros((K.N_INT, n), dtype=np.int64)
+        ints[K.I_CATEGORY] = c.category
+        ints[K.I_SUPPLIER] = c.supplier
+        ints[K.I_SHELF] = c.shelf_life
+        ints[K.I_PERISH] = -1
+        ints[K.I_PERISH, self._perishable_idx] = np.arange(self._perishable_idx.size)
+        self._ints = ints
+        self._weekly_t = np.ascontiguousarray(c.weekly.T)
+        self._cross = np.ascontiguousarray(c.cat_halo - c.cat_cannibalisation, dtype=float)
         self._cat_size_m1 = np.maximum(c.cat_size - 1, 1).astype(float)
-        self._cross = c.cat_halo - c.cat_cannibalisation
-        self._has_cross = bool(np.any(self._cross != 0)) and bool(np.any(c.cat_size > 1))
-        self._n_cat = len(c.category_names)
-        self._arange = np.arange(n)
+        has_cross = bool(np.any(self._cross != 0)) and bool(np.any(c.cat_size > 1))
+        self._flags = np.array(
+            [
+                int(np.any(c.yearly_amplitude > 0)),
+                int(np.any(c.launch_day > 0) or np.any(c.ramp_days > 0)),
+                int(has_cross),
+            ],
+            dtype=np.int64,
+        )
+        noise_kind = {
+            "negbin": K.NOISE_NEGBIN,
+            "poisson": K.NOISE_POISSON,
+            "normal": K.NOISE_NORMAL,
+        }
+        self._config = np.array(
+            [
+                noise_kind[spec.demand_noise],
+                spec.normal_cv,
+                1.0 if spec.backorders else 0.0,
+                -1.0 if spec.order_budget_per_week is None else spec.order_budget_per_week,
+                -1.0 if spec.warehouse_capacity is None else spec.warehouse_capacity,
+                costs.promo_fixed_cost,
+                costs.promo_daily_cost,
+            ]
+        )
+        self._fest = np.ascontiguousarray(cal.festival)
+        self._extra = np.ascontiguousarray(cal.extra_lead)
+        self._rel = np.ascontiguousarray(cal.reliability)
+        self._no_gamma = np.ones(n)
+        self._sku_moq = sku_moq
 
     def reset(self, seed: int = 0) -> None:
         """Start a new episode at day 0 with opening stock, seeded by ``seed``."""
         c, n = self.catalog, self.n
         self.seed = int(seed)
-        disp = None if self.spec.demand_noise != "negbin" else c.dispersion
-        self.noise = NoiseSource(self.seed, n, disp)
+        self.noise = self._noise_source(self.seed)
         # The opening demand estimate is the catalogue's (a buyer's launch forecast for SKUs
         # not yet on sale); opening stock only for SKUs already on sale.
-        mean_daily = c.base_demand.copy()
+        mean_daily = c.base_demand
         days = np.where(c.launch_day == 0, self.spec.initial_stock_days, 0.0)
         p = self._perishable_idx
         days[p] = np.minimum(days[p], c.shelf_life[p] * 0.5)
-        on_hand = np.round(mean_daily * days)
+        m = np.zeros((K.N_STATE, n))
+        m[K.ON_HAND] = np.round(mean_daily * days)
+        m[K.EMA7] = mean_daily
+        m[K.EMA28] = mean_daily
+        m[K.BASE] = c.base_demand
+        m[K.ELASTICITY] = c.elasticity
+        m[K.TREND] = c.trend
         ages = np.zeros((self._max_shelf + 1, p.size))
         if p.size:
-            ages[0] = on_hand[p]
+            ages[0] = m[K.ON_HAND, p]
         self.state = SimState(
             day=0,
-            on_hand=on_hand,
-            backlog=np.zeros(n),
+            m=m,
             ages=ages,
             pipeline=np.zeros((self._ring, n)),
             shortfall=np.zeros((self._ring, n)),
-            on_order=np.zeros(n),
-            discount=np.zeros(n),
-            promo_left=np.zeros(n, dtype=np.int64),
-            promo_streak=np.zeros(n),
-            dip=np.zeros(n),
-            sales_ema7=mean_daily.copy(),
-            sales_ema28=mean_daily.copy(),
-            last_sales=np.zeros(n),
-            base=c.base_demand.copy(),
-            elasticity=c.elasticity.copy(),
-            trend=c.trend.copy(),
-            week_spend=0.0,
+            week_spend=np.zeros(1),
         )
+
+    def _noise_source(self, seed: int) -> NoiseSource:
+        disp = self.catalog.dispersion if self.spec.demand_noise == "negbin" else None
+        return NoiseSource(seed, self.n, disp)
 
     def fork(self, seed: int | None = None) -> MarketSimulator:
         """An independent copy of the simulator at its current state.
@@ -258,8 +314,7 @@ class MarketSimulator:
             other.noise = self.noise.share()
         else:
             other.seed = int(seed)
-            disp = None if self.spec.demand_noise != "negbin" else self.catalog.dispersion
-            other.noise = NoiseSource(int(seed), self.n, disp)
+            other.noise = self._noise_source(int(seed))
         return other
 
     # ------------------------------------------------------------------ queries
@@ -282,26 +337,28 @@ class MarketSimulator:
     def view(self) -> ShopView:
         """The structured observation of the current morning."""
         s, c, cal = self.state, self.catalog, self.calendar
+        m = s.m
         t = min(s.day, self.spec.horizon_days - 1)
         soon = np.zeros(self.n)
         if self._perishable_idx.size:
             soon[self._perishable_idx] = (s.ages * self._soon_mask).sum(axis=0)
+        active = m[K.PROMO_LEFT] > 0
         return ShopView(
             day=s.day,
             dow=int(cal.dow[t]),
             sku_ids=self.sku_ids,
             category=c.category,
-            on_hand=s.on_hand.copy(),
-            on_order=s.on_order.copy(),
-            backlog=s.backlog.copy(),
-            sales_ema7=s.sales_ema7.copy(),
-            sales_ema28=s.sales_ema28.copy(),
-            last_sales=s.last_sales.copy(),
+            on_hand=m[K.ON_HAND].copy(),
+            on_order=m[K.ON_ORDER].copy(),
+            backlog=m[K.BACKLOG].copy(),
+            sales_ema7=m[K.EMA7].copy(),
+            sales_ema28=m[K.EMA28].copy(),
+            last_sales=m[K.LAST_SALES].copy(),
             list_price=c.price,
             unit_cost=c.unit_cost,
-            discount=np.where(s.promo_left > 0, s.discount, 0.0),
-            promo_left=s.promo_left.copy(),
-            promo_streak=s.promo_streak.copy(),
+            discount=np.where(active, m[K.DISCOUNT], 0.0),
+            promo_left=m[K.PROMO_LEFT].astype(np.int64),
+            promo_streak=m[K.PROMO_STREAK].copy(),
             lead_time=self.lead_time_today(),
             days_to_festival=cal.days_to_festival[t][c.category].astype(float),
             shelf_life=c.shelf_life,
@@ -317,53 +374,49 @@ class MarketSimulator:
         defaults to the running promotions. The oracle and planners use this as the "true"
         mean; real policies should estimate it themselves.
         """
-        s = self.state
-        t = s.day if day is None else day
-        t = min(t, self.spec.horizon_days - 1)
-        disc = np.where(s.promo_left > 0, s.discount, 0.0) if discount is None else discount
-        return self._mean_demand(t, disc)
-
-    def _mean_demand(self, t: int, disc: np.ndarray) -> np.ndarray:
         s, c, cal = self.state, self.catalog, self.calendar
-        mu = s.base * self._weekly_t[cal.dow[t]]
-        mu *= cal.festival[t][c.category]
-        if self._has_yearly:
-            mu *= 1.0 + c.yearly_amplitude * np.cos(
-                _TWO_PI_OVER_YEAR * (cal.doy[t] - c.yearly_peak_day)
-            )
-        if self._trend_on:
-            mu *= np.exp(np.log1p(s.trend) * (t / 365.0))
-        if self._has_lifecycle:
-            since = t - c.launch_day + 1
-            ramp = np.clip(since / np.maximum(c.ramp_days, 1), 0.0, 1.0)
-            mu *= np.where(since > 0, ramp, 0.0)
-        promoted = disc > 0
-        if promoted.any():
-            mu *= np.exp(s.elasticity * np.log1p(-disc))
-            mu *= 1.0 + c.promo_lift * disc * np.exp(-s.promo_streak / c.fatigue_days)
-            if self._has_cross:
-                cat_sum = np.bincount(c.category, weights=disc, minlength=self._n_cat)
-                others = (cat_sum[c.category] - disc) / self._cat_size_m1[c.category]
-                mu *= np.maximum(1.0 + self._cross[c.category] * others, 0.0)
-        if s.dip.any():
-            mu *= 1.0 - s.dip
-        return mu
-
-    @property
-    def _trend_on(self) -> bool:
-        return bool(self.state.trend.any())
+        t = min(s.day if day is None else day, self.spec.horizon_days - 1)
+        if discount is None:
+            disc = np.where(s.m[K.PROMO_LEFT] > 0, s.m[K.DISCOUNT], 0.0)
+        else:
+            disc = np.ascontiguousarray(np.broadcast_to(discount, (self.n,)), dtype=float)
+        cat_sum = np.bincount(c.category, weights=disc, minlength=len(c.category_names))
+        flags = np.append(self._flags, int(disc.any()))
+        out = np.empty(self.n)
+        K.mean_demand_into(
+            t,
+            int(cal.dow[t]),
+            float(cal.doy[t]),
+            self._fest[t],
+            disc,
+            cat_sum,
+            s.m,
+            self._params,
+            self._ints,
+            self._weekly_t,
+            self._cross,
+            self._cat_size_m1,
+            flags,
+            out,
+        )
+        return out
 
     # ------------------------------------------------------------------ the day
-    def step(self, plan: Plan | PlanArrays | None = None) -> DayResult:
+    def step(self, plan: Plan | PlanArrays | None = None, *, validate: bool = True) -> DayResult:
         """Simulate one day under ``plan`` (``None``: do nothing) and return its result.
+
+        ``validate=False`` skips the plan's shape and range checks (for callers that built
+        the arrays themselves, such as the Gymnasium action decoder).
 
         Raises:
             EpisodeOverError: the horizon has been reached.
             PlanError: the plan names unknown SKUs or has invalid values.
         """
-        if self.done:
+        s, cal = self.state, self.calendar
+        t = s.day
+        if t >= self.spec.horizon_days:
             raise EpisodeOverError(
-                f"day {self.state.day} is past the horizon ({self.spec.horizon_days}); reset first"
+                f"day {t} is past the horizon ({self.spec.horizon_days}); reset first"
             )
         if plan is None:
             arrays = PlanArrays.empty(self.n)
@@ -371,212 +424,90 @@ class MarketSimulator:
             arrays = plan.to_arrays(self.sku_index)
         elif isinstance(plan, PlanArrays):
             arrays = plan
+            if validate:
+                arrays.validate(self.n)
         else:
             raise PlanError(f"expected a Plan or PlanArrays, got {type(plan).__name__}")
-        arrays.validate(self.n)
 
-        s, c, cal, spec = self.state, self.catalog, self.calendar, self.spec
-        t = s.day
-        noise = self.noise.day(t)
-        breakdown = dict.fromkeys(("revenue", *COST_TERMS), 0.0)
-
-        # 1. drift
         for ev in cal.drifts.get(t, ()):
-            mask = (
-                np.isin(c.category, [c.category_names.index(n) for n in ev.categories])
-                if ev.categories
-                else np.ones(self.n, dtype=bool)
-            )
-            s.base[mask] *= ev.base_demand_factor
-            s.elasticity[mask] = np.minimum(s.elasticity[mask] + ev.elasticity_shift, 0.0)
-            s.trend[mask] = np.maximum(s.trend[mask] + ev.trend_shift, -0.99)
-
-        # 2. promotions
-        was_active = s.promo_left > 0
-        if arrays.promo_set.any():
-            sel = arrays.promo_set
-            d = np.minimum(arrays.discount[sel], c.max_discount[sel])
-            prev_d = np.where(was_active[sel], s.discount[sel], 0.0)
-            starts = (d > 0) & (prev_d != d)
-            stopped = (d == 0) & (prev_d > 0)
-            breakdown["promotion"] += spec.costs.promo_fixed_cost * float(starts.sum())
-            if stopped.any():
-                idx = np.flatnonzero(sel)[stopped]
-                s.dip[idx] = np.maximum(s.dip[idx], c.post_promo_dip[idx] * prev_d[stopped])
-            s.discount[sel] = d
-            s.promo_left[sel] = np.where(d > 0, np.maximum(arrays.duration[sel], 1), 0)
-            restarted = np.flatnonzero(sel)[starts & (prev_d == 0)]
-            s.promo_streak[restarted] = 0.0
-        active = s.promo_left > 0
-        disc = np.where(active, s.discount, 0.0)
-        price = c.price * (1.0 - disc)
-        n_active = int(active.sum())
-        breakdown["promotion"] += spec.costs.promo_daily_cost * n_active
-
-        # 3. purchase orders
-        q = np.ceil(arrays.order_qty)
-        moq_added = 0.0
-        budget_clipped = 0.0
-        idx = np.flatnonzero(q > 0)
-        ordered = np.zeros(self.n)
-        if idx.size:
-            qi = q[idx]
-            raised = np.maximum(qi, self._sku_moq[idx])
-            moq_added = float((raised - qi).sum())
-            qi = raised
-            if spec.order_budget_per_week is not None:
-                if cal.dow[t] == 0:
-                    s.week_spend = 0.0
-                value = float((qi * c.unit_cost[idx]).sum())
-                room = max(spec.order_budget_per_week - s.week_spend, 0.0)
-                if value > room:
-                    scaled = np.floor(qi * (room / value))
-                    budget_clipped = float((qi - scaled).sum())
-                    qi = scaled
-                s.week_spend += float((qi * c.unit_cost[idx]).sum())
-            keep = qi > 0
-            idx, qi = idx[keep], qi[keep]
-            ordered[idx] = qi
-            if idx.size:
-                self._place_orders(t, idx, qi, noise, breakdown)
-
-        # 4. demand
-        mu = self._mean_demand(t, disc)
-        if noise.gamma is not None:
-            demand = poisson_icdf(mu * noise.gamma, noise.u_demand, noise.z_demand)
-        elif spec.demand_noise == "poisson":
-            demand = poisson_icdf(mu, noise.u_demand, noise.z_demand)
-        else:
-            demand = np.maximum(np.round(mu + spec.normal_cv * mu * noise.z_demand), 0.0)
-
-        # 5. sales
-        start_stock = s.on_hand
-        if spec.backorders:
-            want = demand + s.backlog
-            sales = np.minimum(start_stock, want)
-            s.backlog = want - sales
-            lost = np.zeros(self.n)
-        else:
-            sales = np.minimum(start_stock, demand)
-            lost = demand - sales
-        s.on_hand = start_stock - sales
-        p = self._perishable_idx
-        if p.size:
-            self._sell_fifo(sales[p])
-
-        # 6. costs
-        breakdown["revenue"] = float(sales @ price)
-        breakdown["cogs"] = float(sales @ c.unit_cost)
-        breakdown["holding"] = float(s.on_hand @ self._hold_unit)
-        breakdown["lost_sales"] = float(lost @ self._lost_unit)
-        if spec.backorders:
-            breakdown["backorder"] = float(s.backlog @ self._bo_unit)
-
-        # 7. ageing and waste
-        expired = np.zeros(self.n)
-        if p.size:
-            ages = s.ages
-            ages[1:] = ages[:-1].copy()
-            ages[0] = 0.0
-            gone = ages * self._expire_mask
-            ages -= gone
-            expired[p] = gone.sum(axis=0)
-            s.on_hand[p] -= expired[p]
-            breakdown["waste"] = float(expired @ self._waste_unit)
-
-        # promotion bookkeeping, post-promotion dip, demand memory
-        s.dip *= c.dip_decay
-        s.promo_streak = np.where(active, s.promo_streak + 1.0, 0.0)
-        s.promo_left = np.maximum(s.promo_left - 1, 0)
-        ended = active & (s.promo_left == 0)
-        if ended.any():
-            s.dip[ended] = np.maximum(s.dip[ended], c.post_promo_dip[ended] * disc[ended])
-        censored = lost > 0
-        observed = np.where(censored, np.maximum(sales, s.sales_ema28), sales)
-        s.sales_ema7 += _EMA7 * (observed - s.sales_ema7)
-        s.sales_ema28 += _EMA28 * (observed - s.sales_ema28)
-        s.last_sales = sales
-
-        # 8. next morning's deliveries
+            self._apply_drift(ev)
+        noise = self.noise.day(t)
+        out = np.empty((K.N_OUT, self.n))
+        totals = np.empty(K.N_TOTAL)
+        K.simulate_day(
+            t,
+            int(cal.dow[t]),
+            float(cal.doy[t]),
+            self._fest[t],
+            self._extra[t],
+            self._rel[t],
+            np.asarray(arrays.order_qty, dtype=float),
+            np.asarray(arrays.promo_set, dtype=np.bool_),
+            np.asarray(arrays.discount, dtype=float),
+            np.asarray(arrays.duration, dtype=np.int64),
+            self._params,
+            self._ints,
+            self._weekly_t,
+            self._cross,
+            self._cat_size_m1,
+            self.catalog.sup_lead,
+            self.catalog.sup_jitter,
+            self.catalog.sup_order_cost,
+            self.catalog.sup_fill_low,
+            self.catalog.sup_fill_high,
+            s.m,
+            s.ages,
+            s.pipeline,
+            s.shortfall,
+            s.week_spend,
+            self._no_gamma if noise.gamma is None else noise.gamma,
+            noise.u_demand,
+            noise.z_demand,
+            noise.z_lead,
+            noise.u_reliability,
+            noise.u_fill,
+            self._config,
+            self._flags,
+            out,
+            totals,
+        )
         s.day = t + 1
-        receipts, refused = self._receive(s.day)
-
+        breakdown = {
+            "revenue": float(totals[K.T_REVENUE]),
+            "cogs": float(totals[K.T_COGS]),
+            "holding": float(totals[K.T_HOLDING]),
+            "ordering": float(totals[K.T_ORDERING]),
+            "promotion": float(totals[K.T_PROMOTION]),
+            "lost_sales": float(totals[K.T_LOST]),
+            "backorder": float(totals[K.T_BACKORDER]),
+            "waste": float(totals[K.T_WASTE]),
+        }
         costs = sum(breakdown[k] for k in COST_TERMS)
         return DayResult(
             day=t,
             profit=breakdown["revenue"] - costs,
             breakdown=breakdown,
-            demand=demand,
-            sales=sales,
-            lost=lost,
-            price=price,
-            discount=disc,
-            ordered=ordered,
-            receipts=receipts,
-            expired=expired,
-            refused=refused,
-            mean_demand=mu,
-            budget_clipped_units=budget_clipped,
-            moq_added_units=moq_added,
+            demand=out[K.O_DEMAND],
+            sales=out[K.O_SALES],
+            lost=out[K.O_LOST],
+            price=out[K.O_PRICE],
+            discount=out[K.O_DISC],
+            ordered=out[K.O_ORDERED],
+            receipts=out[K.O_RECEIPTS],
+            expired=out[K.O_EXPIRED],
+            refused=out[K.O_REFUSED],
+            mean_demand=out[K.O_MU],
+            budget_clipped_units=float(totals[K.T_BUDGET_CLIPPED]),
+            moq_added_units=float(totals[K.T_MOQ_ADDED]),
         )
 
-    def _place_orders(self, t, idx, qi, noise, breakdown) -> None:
-        s, c, cal = self.state, self.catalog, self.calendar
-        sup = c.supplier[idx]
-        lead = c.sup_lead[sup] + cal.extra_lead[t][sup] + np.rint(c.sup_jitter[sup] * noise.z_lead[idx])
-        lead = np.clip(lead, 0, self._ring - 1).astype(np.int64)
-        full = noise.u_reliability[idx] < cal.reliability[t][sup]
-        lo, hi = c.sup_fill_low[sup], c.sup_fill_high[sup]
-        fill = np.where(full, 1.0, lo + (hi - lo) * noise.u_fill[idx])
-        delivered = np.floor(qi * fill)
-        breakdown["ordering"] += float(c.sup_order_cost[np.unique(sup)].sum())
-        now = lead == 0
-        if now.any():  # same-day delivery, before today's demand
-            self._stock_in(idx[now], delivered[now])
-            later = ~now
-            idx, qi, delivered, lead = idx[later], qi[later], delivered[later], lead[later]
-        slots = (t + lead) % self._ring
-        s.pipeline[slots, idx] += delivered
-        s.shortfall[slots, idx] += qi - delivered
-        s.on_order[idx] += qi
-
-    def _stock_in(self, idx: np.ndarray, units: np.ndarray) -> None:
-        s = self.state
-        s.on_hand[idx] += units
-        if self._perishable_idx.size:
-            pos = np.searchsorted(self._perishable_idx, idx)
-            pos = np.minimum(pos, self._perishable_idx.size - 1)
-            hit = self._perishable_idx[pos] == idx
-            s.ages[0, pos[hit]] += units[hit]
-
-    def _receive(self, day: int) -> tuple[np.ndarray, np.ndarray]:
-        s = self.state
-        slot = day % self._ring
-        arriving = s.pipeline[slot].copy()
-        s.on_order -= arriving + s.shortfall[slot]
-        s.pipeline[slot] = 0.0
-        s.shortfall[slot] = 0.0
-        refused = np.zeros(self.n)
-        cap = self.spec.warehouse_capacity
-        total_in = arriving.sum()
-        if total_in <= 0:
-            return arriving, refused
-        if cap is not None:
-            room = max(cap - float(s.on_hand.sum()), 0.0)
-            if total_in > room:
-                accepted = np.floor(arriving * (room / total_in))
-                refused = arriving - accepted
-                arriving = accepted
-        s.on_hand += arriving
-        p = self._perishable_idx
-        if p.size:
-            s.ages[0] += arriving[p]
-        return arriving, refused
-
-    def _sell_fifo(self, sold: np.ndarray) -> None:
-        """Remove ``sold`` units per perishable SKU, oldest first."""
-        oldest_first = self.state.ages[::-1]
-        cum = np.cumsum(oldest_first, axis=0)
-        taken_cum = np.minimum(cum, sold[None, :])
-        taken = np.diff(taken_cum, axis=0, prepend=0.0)
-        oldest_first -= taken  # a view: writes through to state.ages
+    def _apply_drift(self, ev) -> None:
+        c, m = self.catalog, self.state.m
+        if ev.categories:
+            codes = [c.category_names.index(name) for name in ev.categories]
+            mask = np.isin(c.category, codes)
+        else:
+            mask = np.ones(self.n, dtype=bool)
+        m[K.BASE, mask] *= ev.base_demand_factor
+        m[K.ELASTICITY, mask] = np.minimum(m[K.ELASTICITY, mask] + ev.elasticity_shift, 0.0)
+        m[K.TREND, mask] = np.maximum(m[K.TREND, mask] + ev.trend_shift, -0.99)
