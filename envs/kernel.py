@@ -392,7 +392,7 @@ def observe_into(state, margin, lead, to_festival, soon, out):
     for i in range(n):
         k = i * 15
         ema28 = state[EMA28, i]
-        out[k + 0] = math.log1p(state[ON_HAND, i])
+        out[k + 0] = math.log1p(state[ON_HAND, i])  # log1p caps: 30 is 1e13 units
         out[k + 1] = math.log1p(state[ON_ORDER, i])
         out[k + 2] = math.log1p(state[BACKLOG, i])
         out[k + 3] = math.log1p(state[EMA7, i])
@@ -404,9 +404,9 @@ def observe_into(state, margin, lead, to_festival, soon, out):
         d = state[DISCOUNT, i] if left > 0.0 else 0.0
         out[k + 7] = 1.0 - d
         out[k + 8] = d
-        out[k + 9] = left / 30.0
-        out[k + 10] = state[PROMO_STREAK, i] / 30.0
-        out[k + 11] = lead[i] / 30.0
+        out[k + 9] = min(left, 365.0) / 30.0
+        out[k + 10] = min(state[PROMO_STREAK, i], 365.0) / 30.0
+        out[k + 11] = min(lead[i], 365.0) / 30.0
         out[k + 12] = to_festival[i] / 365.0
         out[k + 13] = math.log1p(soon[i])
         out[k + 14] = margin[i]

@@ -71,25 +71,25 @@ class MarketplaceEnv(gym.Env):
     :class:`~envs.plan.Plan` can be passed to ``step`` instead of a vector.
 
     ## Observation Space
-    ``Box(-inf, inf, (n * 15 + 10,), float32)``: 15 features per SKU, SKU-major
+    ``Box(low, high, (n * 15 + 10,), float32)``: 15 features per SKU, SKU-major
     (``obs[i*15 + j]`` is feature ``j`` of SKU ``i``), then 10 calendar features.
 
     | j  | feature          | scale                                        | min | max |
     |----|------------------|----------------------------------------------|-----|-----|
-    | 0  | on_hand          | log1p(units)                                 | 0   | inf |
-    | 1  | on_order         | log1p(units)                                 | 0   | inf |
-    | 2  | backlog          | log1p(units)                                 | 0   | inf |
-    | 3  | sales_ema7       | log1p(units/day)                             | 0   | inf |
-    | 4  | sales_ema28      | log1p(units/day)                             | 0   | inf |
-    | 5  | last_sales       | log1p(units)                                 | 0   | inf |
+    | 0  | on_hand          | log1p(units)                                 | 0   | 30  |
+    | 1  | on_order         | log1p(units)                                 | 0   | 30  |
+    | 2  | backlog          | log1p(units)                                 | 0   | 30  |
+    | 3  | sales_ema7       | log1p(units/day)                             | 0   | 30  |
+    | 4  | sales_ema28      | log1p(units/day)                             | 0   | 30  |
+    | 5  | last_sales       | log1p(units)                                 | 0   | 30  |
     | 6  | cover_days       | (on_hand + on_order) / ema28, capped, / 30   | 0   | 12  |
     | 7  | price_ratio      | today's price / list price                   | 0   | 1   |
     | 8  | discount         | running discount                             | 0   | 1   |
-    | 9  | promo_left       | days / 30                                    | 0   | inf |
-    | 10 | promo_streak     | days / 30                                    | 0   | inf |
-    | 11 | lead_time        | days / 30 (with known disruptions)           | 0   | inf |
+    | 9  | promo_left       | days / 30, capped at 365 days                | 0   | 13  |
+    | 10 | promo_streak     | days / 30, capped at 365 days                | 0   | 13  |
+    | 11 | lead_time        | days / 30 (with known disruptions), capped   | 0   | 13  |
     | 12 | days_to_festival | days / 365                                   | 0   | 1   |
-    | 13 | expiring_soon    | log1p(units within 2 days of shelf life)     | 0   | inf |
+    | 13 | expiring_soon    | log1p(units within 2 days of shelf life)     | 0   | 30  |
     | 14 | margin           | (price - unit cost) / price                  | 0   | 1   |
 
     Calendar: day-of-week one-hot (7), sin and cos of the day of year, episode progress.
@@ -123,7 +123,7 @@ class MarketplaceEnv(gym.Env):
         self, scenario: str | Path | ScenarioSpec = "steady", render_mode: str | None = None
     ):
         spec = scenario if isinstance(scenario, ScenarioSpec) else load_scenario(scenario)
-        self.spec = spec
+        self.scenario = spec
         self.sim = MarketSimulator(spec, seed=0)
         n = self.sim.n
         self.n = n
@@ -133,7 +133,13 @@ class MarketplaceEnv(gym.Env):
             np.array([len(self._cover)] * n + [len(self._disc)] * n, dtype=np.int64)
         )
         dim = n * len(SKU_FEATURES) + len(CALENDAR_FEATURES)
-        self.observation_space = spaces.Box(-np.inf, np.inf, (dim,), dtype=np.float32)
+        sku_high = np.array(
+            [30, 30, 30, 30, 30, 30, 12, 1, 1, 13, 13, 13, 1, 30, 1], dtype=np.float32
+        )
+        low = np.zeros(dim, dtype=np.float32)
+        high = np.concatenate([np.tile(sku_high, n), np.ones(len(CALENDAR_FEATURES), np.float32)])
+        low[n * len(SKU_FEATURES) + 7 : n * len(SKU_FEATURES) + 9] = -1.0
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.render_mode = render_mode
         c = self.sim.catalog
         self._margin = (c.price - c.unit_cost) / c.price
@@ -165,7 +171,7 @@ class MarketplaceEnv(gym.Env):
         sim = self.sim
         c, cal = sim.catalog, sim.calendar
         day = sim.state.day
-        t = min(day, self.spec.horizon_days - 1)
+        t = min(day, self.scenario.horizon_days - 1)
         soon = sim.view().expiring_soon if self._perishable else self._zeros
         obs = self._obs
         K.observe_into(
@@ -182,7 +188,7 @@ class MarketplaceEnv(gym.Env):
         doy = cal.doy[t]
         tail[7] = np.sin(2 * np.pi * doy / 365.0)
         tail[8] = np.cos(2 * np.pi * doy / 365.0)
-        tail[9] = day / self.spec.horizon_days
+        tail[9] = day / self.scenario.horizon_days
         return obs.astype(np.float32)
 
     # ----------------------------------------------------------------- gym API

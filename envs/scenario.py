@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from envs.errors import ScenarioError
 
@@ -160,8 +169,8 @@ class CategorySpec(_Strict):
 
     @field_validator("price", "base_demand")
     @classmethod
-    def _positive(cls, v: Range) -> Range:
-        return _range_within(v, 1e-6, 1e9, "price and base_demand")
+    def _positive(cls, v: Range, info: ValidationInfo) -> Range:
+        return _range_within(v, 1e-6, 1e9, str(info.field_name))
 
     @field_validator("elasticity")
     @classmethod
@@ -312,7 +321,7 @@ class ScenarioSpec(_Strict):
         cats = [c.name for c in self.categories]
         dup = {c for c in cats if cats.count(c) > 1}
         if dup:
-            raise ValueError(f"category names must be unique; repeated: {sorted(dup)}")
+            raise ValueError(f"categories: names must be unique; repeated: {sorted(dup)}")
         sups = [s.name for s in self.suppliers]
         for i, c in enumerate(self.categories):
             if c.supplier not in sups:
@@ -322,7 +331,7 @@ class ScenarioSpec(_Strict):
                 )
         ids = [s.id for c in self.categories for s in (c.skus or [])]
         if len(set(ids)) != len(ids):
-            raise ValueError("explicit SKU ids must be unique across categories")
+            raise ValueError("categories: explicit SKU ids must be unique across categories")
         for i, ev in enumerate(self.events):
             where = f"events.{i}"
             if ev.day >= self.horizon_days:
@@ -376,9 +385,16 @@ def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:
         problems = []
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "tagged-")))
-            # Discriminated unions add the tag to the path; keep it only when it helps.
+            field = _format_loc(loc)
             msg = err["msg"].removeprefix("Value error, ")
-            problems.append((_format_loc(loc), msg))
+            head, sep, rest = msg.partition(": ")
+            if field == "<root>" and sep and re.fullmatch(r"[\w.]+", head):
+                field, msg = head, rest  # cross-field checks name their field first
+            if err["type"] not in ("value_error", "missing") and not isinstance(
+                err.get("input"), dict | list
+            ):
+                msg = f"{msg} (got {err.get('input')!r})"
+            problems.append((field, msg))
         field, message = problems[0]
         if len(problems) > 1:
             rest = "; ".join(f"{f}: {m}" for f, m in problems[1:4])

@@ -99,7 +99,7 @@ for _i, _name in enumerate(K.STATE_ROWS):
     setattr(SimState, _name, _row_property(_i, _name))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class DayResult:
     """What happened on one simulated day. Arrays are per SKU.
 
@@ -122,6 +122,18 @@ class DayResult:
     mean_demand: np.ndarray
     budget_clipped_units: float = 0.0
     moq_added_units: float = 0.0
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DayResult):
+            return NotImplemented
+        return all(
+            np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+            for a, b in (
+                (getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self)
+            )
+        )
+
+    __hash__ = None  # mutable, like the arrays it holds
 
 
 @dataclasses.dataclass
