@@ -106,7 +106,7 @@ CASES = [
     (
         "duplicate category",
         lambda d: d["categories"].append(copy.deepcopy(d["categories"][0])),
-        "<root>",
+        "categories",
         "unique",
     ),
 ]
