@@ -1,0 +1,5 @@
+"""``python -m agent`` is ``shopops``."""
+
+from agent.cli import main
+
+main()
