@@ -1,0 +1,304 @@
+"""Writing an evaluation out: the terminal tables, CSV/Parquet files, plots and a Markdown report.
+
+:func:`write_outputs` lays out ``out_dir`` as::
+
+    runs.csv, runs.parquet   one row per (policy, scenario, seed): every KPI, split labels
+    summary.csv              per (scenario, policy): mean and t-interval of each KPI
+    paired.csv               per scenario: profit of each policy minus the baseline, paired
+    meta.json                the request, seeds, split, timing and versions
+    plots/profit_<scenario>.png, plots/trace_<scenario>.png
+    report.md                all of the above in one readable page
+
+:func:`print_tables` shows the percent-of-reference matrix and per-scenario profit in the
+terminal (rich).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from rich.console import Console
+
+    from eval.harness import Evaluation
+
+__all__ = ["compact", "format_interval", "pct_matrix", "print_tables", "write_outputs"]
+
+
+def format_interval(mean: float, half: float, digits: int = 0, unit: str = "") -> str:
+    """``"1,234 ± 56"`` (``"1,234"`` when the half-width is NaN, ``"n/a"`` for a NaN mean)."""
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    text = f"{mean:,.{digits}f}{unit}"
+    if half is not None and not math.isnan(half):
+        text += f" ± {half:,.{digits}f}{unit}"
+    return text
+
+
+def compact(x: float) -> str:
+    """A short number for narrow tables: ``94.9k``, ``-1.23M``, ``512``, ``n/a`` for NaN."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    a = abs(x)
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            v = x / div
+            return f"{v:.3g}{suffix}" if abs(v) < 100 else f"{v:.0f}{suffix}"
+    return f"{x:.3g}" if a < 100 else f"{x:.0f}"
+
+
+def pct_matrix(evaluation: Evaluation) -> pd.DataFrame:
+    """Policies x scenarios of ``"mean ± half"`` percent of the reference's profit."""
+    import pandas as pd
+
+    summary = evaluation.summary_frame()
+    col = evaluation.pct_column
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    table: dict[str, dict[str, str]] = {}
+    for _, r in summary.iterrows():
+        cell = format_interval(r[col], r[f"{col}_half"], 1)
+        table.setdefault(r["policy"], {})[r["scenario"]] = cell
+    return pd.DataFrame.from_dict(table, orient="index")[scenarios]
+
+
+def _split_line(evaluation: Evaluation) -> str:
+    seeds = evaluation.seeds
+    rng = f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
+    label = {
+        "test": "held-out test seeds",
+        "train": "TRAINING seeds (allowed by --allow-train-seeds; not a fair report)",
+        "mixed": "a MIX of training and held-out seeds (allowed by --allow-train-seeds)",
+    }[evaluation.split]
+    held = [s for s, h in evaluation.held_out.items() if h]
+    held_txt = f"; held-out scenario(s): {', '.join(held)}" if held else ""
+    return f"{len(seeds)} {label} ({rng}){held_txt}"
+
+
+def print_tables(evaluation: Evaluation, console: Console | None = None) -> None:
+    """Print the percent-of-reference matrix and a per-scenario profit table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    cfg = evaluation.config
+    summary = evaluation.summary_frame()
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    col = evaluation.pct_column
+
+    if cfg.reference in cfg.policies:
+        t = Table(title=f"Percent of {cfg.reference} profit, mean ± 95% CI (* held out)")
+        t.add_column("policy")
+        for s in scenarios:
+            t.add_column(s + (" *" if evaluation.held_out.get(s) else ""), justify="right")
+        for policy, row in pct_matrix(evaluation).iterrows():
+            t.add_row(str(policy), *[str(row[s]) for s in scenarios])
+        console.print(t)
+    else:
+        console.print(
+            f"[yellow]percent of {cfg.reference}: not computed ({cfg.reference} was not "
+            "evaluated; add it to --policies)[/yellow]"
+        )
+
+    for s in scenarios:
+        rows = summary[summary["scenario"] == s]
+        held = " (held out)" if evaluation.held_out.get(s) else ""
+        t = Table(title=f"{s}{held}: mean ± 95% CI over {int(rows['n_seeds'].max())} seeds")
+        t.add_column("policy")
+        for c in ("profit", f"% {cfg.reference}", "fill", "stock-out", "waste", "turns/yr",
+                  "promo spend"):
+            t.add_column(c, justify="right")
+        for _, r in rows.iterrows():
+            t.add_row(
+                r["policy"],
+                f"{compact(r['profit'])} ± {compact(r['profit_half'])}",
+                format_interval(r[col], r[f"{col}_half"], 1),
+                f"{100 * r['fill_rate']:.1f}%",
+                f"{100 * r['stockout_rate']:.1f}%",
+                compact(r["waste_units"]),
+                f"{r['inventory_turns']:.1f}",
+                compact(r["promo_spend"]),
+            )
+        console.print(t)
+    console.print(f"[dim]{_split_line(evaluation)}; {evaluation.elapsed_s:.1f} s[/dim]")
+
+
+def _markdown_table(df: pd.DataFrame, index: bool = False) -> str:
+    cols = ([df.index.name or ""] if index else []) + [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
+    for idx, row in df.iterrows():
+        cells = ([str(idx)] if index else []) + [str(v) for v in row.to_list()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _meta(evaluation: Evaluation) -> dict[str, Any]:
+    import platform
+
+    import numpy as np
+
+    return {
+        "config": evaluation.config.model_dump(mode="json"),
+        "seeds": evaluation.seeds,
+        "seed_split": evaluation.split,
+        "scenarios": evaluation.scenario_names,
+        "held_out_scenarios": [s for s, h in evaluation.held_out.items() if h],
+        "plot_skus": evaluation.plot_skus,
+        "baseline": evaluation.config.effective_baseline,
+        "elapsed_s": round(evaluation.elapsed_s, 3),
+        "episodes": len(evaluation.runs),
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
+def write_outputs(
+    evaluation: Evaluation, out_dir: str | Path, plots: bool = True
+) -> dict[str, Path]:
+    """Write every output file under ``out_dir`` (created if needed); return them by role."""
+    from eval.plots import plot_profit, plot_trace
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = evaluation.runs_frame()
+    summary = evaluation.summary_frame()
+    paired = evaluation.paired_frame()
+    paths: dict[str, Path] = {
+        "runs_csv": out / "runs.csv",
+        "runs_parquet": out / "runs.parquet",
+        "summary_csv": out / "summary.csv",
+        "paired_csv": out / "paired.csv",
+        "meta": out / "meta.json",
+        "report": out / "report.md",
+    }
+    runs.to_csv(paths["runs_csv"], index=False)
+    runs.to_parquet(paths["runs_parquet"], index=False)
+    summary.to_csv(paths["summary_csv"], index=False)
+    paired.to_csv(paths["paired_csv"], index=False)
+    paths["meta"].write_text(json.dumps(_meta(evaluation), indent=2) + "\n", encoding="utf-8")
+
+    scenarios = list(dict.fromkeys(summary["scenario"]))
+    traces = evaluation.traces()
+    plot_files: dict[str, tuple[Path | None, Path | None]] = {}
+    for s in scenarios:
+        profit_png = trace_png = None
+        if plots:
+            profit_png = plot_profit(
+                summary, s, out / "plots" / f"profit_{s}.png", evaluation.config.reference
+            )
+            per_policy = {p: traces[(s, p)] for p in evaluation.config.policies if (s, p) in traces}
+            if per_policy:
+                sku = evaluation.plot_skus[s]
+                trace_png = plot_trace(
+                    per_policy, sku, f"{s}: SKU {sku}, seed {evaluation.seeds[0]}",
+                    out / "plots" / f"trace_{s}.png",
+                )
+        plot_files[s] = (profit_png, trace_png)
+        for kind, p in zip(("profit", "trace"), (profit_png, trace_png), strict=True):
+            if p is not None:
+                paths[f"{kind}_{s}"] = p
+    paths["report"].write_text(
+        _report_text(evaluation, summary, paired, plot_files, out), encoding="utf-8"
+    )
+    return paths
+
+
+def _report_text(
+    evaluation: Evaluation,
+    summary: pd.DataFrame,
+    paired: pd.DataFrame,
+    plot_files: dict[str, tuple[Path | None, Path | None]],
+    out: Path,
+) -> str:
+    import pandas as pd
+
+    cfg = evaluation.config
+    col = evaluation.pct_column
+    baseline = cfg.effective_baseline
+    lines = [
+        "# ShopOps evaluation",
+        "",
+        f"- Policies: {', '.join(cfg.policies)}",
+        f"- Scenarios: {', '.join(evaluation.held_out)}",
+        f"- Seeds: {_split_line(evaluation)}",
+        f"- Intervals: {cfg.confidence:.0%} Student-t over seeds; differences are paired "
+        "(same seeds, common random numbers)",
+        f"- {len(evaluation.runs)} episodes in {evaluation.elapsed_s:.1f} s with {cfg.jobs} "
+        f"job(s); commit {_git_commit() or 'unknown'}",
+        "",
+    ]
+    if cfg.reference in cfg.policies:
+        lines += [
+            f"## Percent of {cfg.reference} profit",
+            "",
+            f"Per seed, 100 x profit / {cfg.reference}'s profit on the same seed, then the mean "
+            f"and interval over seeds. The {cfg.reference} knows the realised future, so its "
+            "profit bounds what any policy could earn.",
+            "",
+            _markdown_table(pct_matrix(evaluation).rename_axis("policy"), index=True),
+            "",
+        ]
+    for s in dict.fromkeys(summary["scenario"]):
+        rows = summary[summary["scenario"] == s]
+        held = " (held out)" if evaluation.held_out.get(s) else ""
+        table = pd.DataFrame({
+            "policy": rows["policy"],
+            "profit": [format_interval(m, h) for m, h in zip(rows["profit"], rows["profit_half"],
+                                                             strict=True)],
+            f"% {cfg.reference}": [format_interval(m, h, 1, "%") for m, h in
+                                   zip(rows[col], rows[f"{col}_half"], strict=True)],
+            "fill rate": [f"{100 * v:.1f}%" for v in rows["fill_rate"]],
+            "stock-out SKU-days": [f"{100 * v:.1f}%" for v in rows["stockout_rate"]],
+            "lost value": [f"{v:,.0f}" for v in rows["lost_value"]],
+            "waste units": [f"{v:,.0f}" for v in rows["waste_units"]],
+            "avg inventory (cost)": [f"{v:,.0f}" for v in rows["avg_inventory_value"]],
+            "turns/yr": [f"{v:.1f}" for v in rows["inventory_turns"]],
+            "promo spend": [f"{v:,.0f}" for v in rows["promo_spend"]],
+        })
+        lines += [f"## {s}{held}", "", _markdown_table(table), ""]
+        diffs = paired[(paired["scenario"] == s) & (paired["policy_a"] != paired["policy_b"])]
+        if len(diffs):
+            dt = pd.DataFrame({
+                "policy": diffs["policy_a"],
+                f"profit - {baseline}": [format_interval(m, h) for m, h in
+                                         zip(diffs["diff"], diffs["diff_half"], strict=True)],
+                "better on seeds": [f"{100 * v:.0f}%" for v in diffs["a_better_share"]],
+            })
+            lines += [f"Paired differences against {baseline}:", "", _markdown_table(dt), ""]
+        profit_png, trace_png = plot_files.get(s, (None, None))
+        if profit_png is not None:
+            lines += [f"![profit by policy, {s}]({profit_png.relative_to(out).as_posix()})", ""]
+        if trace_png is not None:
+            lines += [
+                f"Daily series of SKU `{evaluation.plot_skus[s]}` on seed {evaluation.seeds[0]}:",
+                "",
+                f"![SKU trace, {s}]({trace_png.relative_to(out).as_posix()})",
+                "",
+            ]
+    lines += [
+        "## Definitions",
+        "",
+        "KPIs are defined in `eval/kpis.py`. Fill rate = units sold / units demanded; "
+        "stock-out SKU-days = share of SKU-days with unserved demand; inventory turns = cost "
+        "of goods sold / average inventory at cost, annualised; promo spend = promotion "
+        "costs + discount given away (sales x list price x discount). `runs.csv` has every "
+        "KPI of every run.",
+        "",
+    ]
+    return "\n".join(lines)
