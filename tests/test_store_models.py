@@ -1,0 +1,156 @@
+"""The store: migrations, constraints, blobs, and the checkpointer, on SQLite and PostgreSQL.
+
+PostgreSQL runs when ``SHOPOPS_TEST_PG_URL`` points at a reachable server (``.ci/postgres.sh``
+starts one); otherwise those cases skip with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from agent.store import open_store
+from agent.store.models import Action, Execution, Run, Shop
+
+
+def _pg_url() -> str | None:
+    return os.environ.get("SHOPOPS_TEST_PG_URL")
+
+
+@pytest.fixture(scope="module")
+def pg_database():
+    """A fresh PostgreSQL database for this module (dropped afterwards), or a skip."""
+    url = _pg_url()
+    if not url:
+        pytest.skip("SHOPOPS_TEST_PG_URL is not set (run .ci/postgres.sh to start a server)")
+    import psycopg
+
+    from agent.store.url import psycopg_conninfo, resolve_db_url
+
+    base = resolve_db_url(url)
+    try:
+        admin = psycopg.connect(psycopg_conninfo(base), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at SHOPOPS_TEST_PG_URL is not reachable: {exc}")
+    name = f"shopops_t_{uuid.uuid4().hex[:10]}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base.rpartition("/")
+    yield f"{head}/{name}"
+    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return str(tmp_path / "store.db")
+    return request.getfixturevalue("pg_database")
+
+
+def _seed(store, run_id: str) -> None:
+    with store.session() as s:
+        if s.get(Shop, "shop-a") is None:
+            s.add(Shop(id="shop-a", backend="sim", config={"scenario": "steady"}))
+            s.flush()
+        s.add(Run(id=run_id, shop_id="shop-a", policy="naive", approval_mode="risky"))
+
+
+def test_migrates_twice_and_keeps_rows(db_url):
+    store = open_store(db_url)
+    run_id = uuid.uuid4().hex[:12]
+    _seed(store, run_id)
+    store.close()
+    again = open_store(db_url)  # the second open is a no-op migration, data intact
+    with again.session() as s:
+        assert s.get(Run, run_id).policy == "naive"
+        assert s.get(Shop, "shop-a").config == {"scenario": "steady"}
+    again.close()
+
+
+def test_idempotency_key_is_unique(db_url):
+    store = open_store(db_url)
+    run_id = uuid.uuid4().hex[:12]
+    _seed(store, run_id)
+    key = f"k-{run_id}"
+    with store.session() as s:
+        a = Action(run_id=run_id, day=0, sku="x", kind="restock", idempotency_key=key)
+        s.add(a)
+        s.flush()
+        s.add(
+            Execution(
+                idempotency_key=key,
+                action_id=a.id,
+                run_id=run_id,
+                day=0,
+                applied_day=0,
+                sku="x",
+                kind="restock",
+                params={"quantity": 5},
+            )
+        )
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(
+            Execution(
+                idempotency_key=key,
+                action_id=a.id,
+                run_id=run_id,
+                day=0,
+                applied_day=0,
+                sku="x",
+                kind="restock",
+                params={"quantity": 5},
+            )
+        )
+    with store.session() as s:
+        n = s.scalar(select(func.count()).select_from(Execution).where(Execution.run_id == run_id))
+    assert n == 1
+    store.close()
+
+
+def test_blobs_round_trip_and_replace(db_url):
+    store = open_store(db_url)
+    run_id = uuid.uuid4().hex[:12]
+    _seed(store, run_id)
+    store.put_blob(run_id, "x", {"a": [1, 2]})
+    store.put_blob(run_id, "x", {"a": [3]})
+    assert store.get_blob(run_id, "x") == {"a": [3]}
+    assert store.get_blob(run_id, "missing", default="none") == "none"
+    store.close()
+
+
+def test_checkpointer_persists_across_connections(db_url):
+    from langgraph.graph import END, START, StateGraph
+    from typing_extensions import TypedDict
+
+    from agent.checkpoint import open_checkpointer
+
+    class S(TypedDict):
+        n: int
+
+    def inc(state: S) -> dict:
+        return {"n": state["n"] + 1}
+
+    builder = StateGraph(S)
+    builder.add_node("inc", inc)
+    builder.add_edge(START, "inc")
+    builder.add_edge("inc", END)
+    store = open_store(db_url)
+    cfg = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    with open_checkpointer(store.url) as saver:
+        builder.compile(checkpointer=saver).invoke({"n": 1}, cfg)
+    with open_checkpointer(store.url) as saver:
+        assert builder.compile(checkpointer=saver).get_state(cfg).values == {"n": 2}
+    store.close()
+
+
+def test_unwritable_sqlite_path_names_the_file(tmp_path):
+    from agent.errors import StoreError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="file"):
+        open_store(str(blocker / "sub" / "x.db"))
