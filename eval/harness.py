@@ -5,12 +5,15 @@
 1. :class:`EvalConfig` validates the request (known policies and scenarios, seed count,
    jobs) and the train/test split (:mod:`eval.splits`): seeds default to the held-out test
    split and training seeds are refused unless ``allow_train_seeds`` is set.
-2. Each policy is built once up front, so a missing tuned file or model fails before any
-   work is spent.
+2. Each policy is built and reset once on every scenario up front, so a missing tuned
+   file or model fails before any work is spent.
 3. One task per ``(policy, scenario, seed)`` runs :func:`eval.episode.run_episode`, in
    ``jobs`` worker processes (``spawn``, one BLAS/torch thread each) or in this process when
    ``jobs == 1``; the slowest policies go first so the pool finishes evenly. Every policy
    sees the same seeds, hence the same demand draws. Results do not depend on ``jobs``.
+   With ``bound`` on, one more task per ``(scenario, seed)`` computes the oracle's provable
+   profit bound (:func:`policies.oracle.profit_bound`): no policy, anticipating or not, can
+   earn more on that seed, so "percent of the oracle bound" is the headline figure.
 4. The first seed of every ``(policy, scenario)`` also records the daily series of one SKU
    per scenario (``plot_sku``, default the SKU with the highest list-price revenue rate
    ``base_demand x price``) for the report's plots.
@@ -63,6 +66,7 @@ SUMMARY_METRICS: tuple[str, ...] = (
 )
 #: Relative cost of one episode per policy, used only to start the slowest tasks first.
 _COST_HINT = {"mpc": 100.0, "oracle": 20.0, "ppo": 5.0}
+_BASELINE_PREFERENCE = ("base_stock_tuned", "base_stock")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
@@ -90,13 +94,20 @@ class EvalConfig(BaseModel):
         default=False, description="Allow reporting on training seeds (< 1000); labelled so."
     )
     jobs: int = Field(default_factory=_default_jobs, description="Worker processes (1: inline).")
+    bound: bool = Field(
+        default=True,
+        description="Compute the oracle's profit bound per scenario and seed; report percent "
+        "of it (column pct_of_bound).",
+    )
     reference: str = Field(
-        default="oracle", description="Policy whose profit is 100% in 'percent of reference'."
+        default="oracle",
+        description="Policy whose played profit is 100% in column pct_of_<reference> "
+        "(NaN when it is not evaluated).",
     )
     baseline: str | None = Field(
         default=None,
-        description="Policy the paired differences compare against (None: the reference if "
-        "evaluated, else the first policy).",
+        description="Policy the paired differences compare against (None: base_stock_tuned, "
+        "else base_stock, else the first policy evaluated).",
     )
     plot_sku: str | None = Field(
         default=None,
@@ -203,7 +214,10 @@ class EvalConfig(BaseModel):
         """The policy paired differences are taken against."""
         if self.baseline is not None:
             return self.baseline
-        return self.reference if self.reference in self.policies else self.policies[0]
+        for name in _BASELINE_PREFERENCE:
+            if name in self.policies:
+                return name
+        return self.policies[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -224,6 +238,19 @@ def _run_task(task: _Task) -> EpisodeResult:
         raise EpisodeFailedError(
             task.policy, task.scenario, task.seed, f"{type(exc).__name__}: {exc}",
             traceback.format_exc(),
+        ) from exc
+
+
+def _bound_task(scenario: str, seed: int) -> float:
+    """Worker entry point: the oracle's profit bound on ``scenario`` with ``seed``."""
+    from envs.simulator import MarketSimulator
+    from policies.oracle import profit_bound
+
+    try:
+        return float(profit_bound(MarketSimulator.from_scenario(scenario, seed=seed)))
+    except Exception as exc:
+        raise EpisodeFailedError(
+            "oracle bound", scenario, seed, f"{type(exc).__name__}: {exc}", traceback.format_exc()
         ) from exc
 
 
@@ -248,6 +275,7 @@ class Evaluation:
         held_out: scenario name -> whether it is a held-out scenario.
         plot_skus: scenario name -> the SKU whose series were recorded.
         runs: one result per (policy, scenario, seed), ordered policy-major as configured.
+        bounds: (scenario name, seed) -> the oracle's profit bound (empty without ``bound``).
         elapsed_s: wall-clock seconds of the whole evaluation.
     """
 
@@ -258,15 +286,26 @@ class Evaluation:
     held_out: dict[str, bool]
     plot_skus: dict[str, str]
     runs: list[EpisodeResult]
+    bounds: dict[tuple[str, int], float]
     elapsed_s: float
 
     @property
     def pct_column(self) -> str:
-        """The name of the percent-of-reference column."""
+        """The name of the percent-of-reference-policy column."""
         return f"pct_of_{self.config.reference}"
 
+    @property
+    def pct_columns(self) -> tuple[str, ...]:
+        """Percent columns of the runs table: ``pct_of_bound`` (with bounds), the reference's."""
+        return (("pct_of_bound",) if self.bounds else ()) + (self.pct_column,)
+
     def runs_frame(self) -> pd.DataFrame:
-        """One row per run: identifiers, split labels, every KPI, percent of the reference."""
+        """One row per run: identifiers, split labels, every KPI, the oracle bound and percents.
+
+        ``pct_of_bound`` is 100 x profit / the oracle's profit bound on the same scenario and
+        seed; ``pct_of_<reference>`` is 100 x profit / the reference policy's played profit
+        on the same seed. Both are NaN where the denominator is missing or not positive.
+        """
         import pandas as pd
 
         from eval.splits import seed_split
@@ -275,6 +314,10 @@ class Evaluation:
         df = pd.DataFrame([r.row() for r in self.runs])
         df.insert(3, "seed_split", [seed_split(int(s)) for s in df["seed"]])
         df.insert(4, "scenario_held_out", [self.held_out[s] for s in df["scenario"]])
+        if self.bounds:
+            keys = zip(df["scenario"], df["seed"].astype(int), strict=True)
+            df["oracle_bound"] = [self.bounds[k] for k in keys]
+            df["pct_of_bound"] = percent_of_reference(df, None, self.bounds).to_numpy()
         df[self.pct_column] = percent_of_reference(df, self.config.reference).to_numpy()
         return df
 
@@ -283,7 +326,7 @@ class Evaluation:
         from eval.stats import summarise
 
         return summarise(
-            self.runs_frame(), (*SUMMARY_METRICS, self.pct_column), self.config.confidence
+            self.runs_frame(), (*SUMMARY_METRICS, *self.pct_columns), self.config.confidence
         )
 
     def paired_frame(self) -> pd.DataFrame:
@@ -328,8 +371,11 @@ def _prepare(config: EvalConfig) -> tuple[dict[str, str], dict[str, bool], dict[
             f"plot_sku: SKU {config.plot_sku!r} is in none of the scenarios "
             f"({', '.join(held)}); e.g. {next(iter(skus.values()))!r}"
         )
-    for policy in config.policies:  # fail before any work if a policy cannot be built
-        make_named_policy(policy)
+    for policy in config.policies:  # fail before any work if a policy cannot be built/reset
+        for arg in config.scenarios:
+            make_named_policy(policy).reset(
+                MarketSimulator.from_scenario(arg, seed=config.seed_offset)
+            )
     return names, held, skus
 
 
@@ -362,26 +408,41 @@ def run_evaluation(
         for arg in config.scenarios
         for seed in config.seed_list
     ]
-    order = sorted(range(len(tasks)), key=lambda i: -_COST_HINT.get(tasks[i].policy, 1.0))
-    results: dict[int, EpisodeResult] = {}
+    bound_keys = (
+        [(arg, seed) for arg in config.scenarios for seed in config.seed_list]
+        if config.bound else []
+    )
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...], float]] = [
+        (_run_task, (t,), _COST_HINT.get(t.policy, 1.0)) for t in tasks
+    ] + [(_bound_task, key, 1.0) for key in bound_keys]
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2])
+    results: dict[int, Any] = {}
 
-    def done(i: int, res: EpisodeResult) -> None:
+    def done(i: int, res: Any) -> None:
         results[i] = res
-        if on_result is not None:
+        if on_result is not None and i < len(tasks):
             on_result(res)
 
     bar = _progress_bar(progress)
     with bar:
-        task_id = bar.add_task("evaluating", total=len(tasks))
-        if config.jobs == 1 or len(tasks) == 1:
+        task_id = bar.add_task("evaluating", total=len(jobs))
+        if config.jobs == 1 or len(jobs) == 1:
             for i in order:
-                t = tasks[i]
-                bar.update(task_id, description=f"{t.policy} · {names[t.scenario]} · {t.seed}")
-                done(i, _run_task(t))
+                fn, args, _ = jobs[i]
+                label = (
+                    f"{args[0].policy} · {names[args[0].scenario]} · {args[0].seed}"
+                    if i < len(tasks) else f"oracle bound · {names[args[0]]} · {args[1]}"
+                )
+                bar.update(task_id, description=label)
+                done(i, fn(*args))
                 bar.advance(task_id)
         else:
-            _run_pool(tasks, order, config.jobs, done, lambda: bar.advance(task_id))
+            _run_pool(jobs, order, config.jobs, done, lambda: bar.advance(task_id))
     runs = [results[i] for i in range(len(tasks))]
+    bounds = {
+        (names[arg], seed): float(results[len(tasks) + k])
+        for k, (arg, seed) in enumerate(bound_keys)
+    }
     return Evaluation(
         config=config,
         seeds=config.seed_list,
@@ -390,15 +451,16 @@ def run_evaluation(
         held_out=held,
         plot_skus=skus,
         runs=runs,
+        bounds=bounds,
         elapsed_s=time.perf_counter() - start,
     )
 
 
 def _run_pool(
-    tasks: list[_Task],
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...], float]],
     order: list[int],
-    jobs: int,
-    done: Callable[[int, EpisodeResult], None],
+    workers: int,
+    done: Callable[[int, Any], None],
     advance: Callable[[], None],
 ) -> None:
     import multiprocessing as mp
@@ -408,11 +470,11 @@ def _run_pool(
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # inherited by the spawned workers
     try:
         with ProcessPoolExecutor(
-            max_workers=min(jobs, len(tasks)),
+            max_workers=min(workers, len(jobs)),
             mp_context=mp.get_context("spawn"),
             initializer=_init_worker,
         ) as pool:
-            futures = {pool.submit(_run_task, tasks[i]): i for i in order}
+            futures = {pool.submit(jobs[i][0], *jobs[i][1]): i for i in order}
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)

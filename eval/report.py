@@ -52,18 +52,41 @@ def compact(x: float) -> str:
     return f"{x:.3g}" if a < 100 else f"{x:.0f}"
 
 
-def pct_matrix(evaluation: Evaluation) -> pd.DataFrame:
-    """Policies x scenarios of ``"mean ± half"`` percent of the reference's profit."""
+def pct_matrix(evaluation: Evaluation, column: str) -> pd.DataFrame:
+    """Policies x scenarios of ``"mean ± half"`` of a percent column (e.g. ``pct_of_bound``)."""
     import pandas as pd
 
     summary = evaluation.summary_frame()
-    col = evaluation.pct_column
     scenarios = list(dict.fromkeys(summary["scenario"]))
     table: dict[str, dict[str, str]] = {}
     for _, r in summary.iterrows():
-        cell = format_interval(r[col], r[f"{col}_half"], 1)
+        cell = format_interval(r[column], r[f"{column}_half"], 1)
         table.setdefault(r["policy"], {})[r["scenario"]] = cell
     return pd.DataFrame.from_dict(table, orient="index")[scenarios]
+
+
+def _matrices(evaluation: Evaluation) -> list[tuple[str, str, str]]:
+    """(column, title, explanation) of each percent matrix this evaluation can show."""
+    cfg = evaluation.config
+    out = []
+    if evaluation.bounds:
+        out.append((
+            "pct_of_bound",
+            "% of oracle bound",
+            "Per seed, 100 x profit / the oracle's provable profit bound on that seed "
+            "(`policies.oracle.profit_bound`: no policy can earn more), then the mean and "
+            "interval over seeds.",
+        ))
+    if cfg.reference in cfg.policies:
+        out.append((
+            evaluation.pct_column,
+            f"% of {cfg.reference} played profit",
+            f"Per seed, 100 x profit / the profit {cfg.reference} actually made on that seed."
+            + (" The oracle's play is a strong feasible plan, not an optimum: a policy can "
+               "exceed 100% here, never in the bound table." if cfg.reference == "oracle"
+               else ""),
+        ))
+    return out
 
 
 def _split_line(evaluation: Evaluation) -> str:
@@ -88,20 +111,20 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
     cfg = evaluation.config
     summary = evaluation.summary_frame()
     scenarios = list(dict.fromkeys(summary["scenario"]))
-    col = evaluation.pct_column
 
-    if cfg.reference in cfg.policies:
-        t = Table(title=f"Percent of {cfg.reference} profit, mean ± 95% CI (* held out)")
+    matrices = _matrices(evaluation)
+    for column, title, _ in matrices:
+        t = Table(title=f"{title} (mean ± 95% CI; * held out)")
         t.add_column("policy")
         for s in scenarios:
             t.add_column(s + (" *" if evaluation.held_out.get(s) else ""), justify="right")
-        for policy, row in pct_matrix(evaluation).iterrows():
+        for policy, row in pct_matrix(evaluation, column).iterrows():
             t.add_row(str(policy), *[str(row[s]) for s in scenarios])
         console.print(t)
-    else:
+    if not matrices:
         console.print(
-            f"[yellow]percent of {cfg.reference}: not computed ({cfg.reference} was not "
-            "evaluated; add it to --policies)[/yellow]"
+            f"[yellow]percent of the oracle: not computed (no bound, and {cfg.reference} was "
+            "not evaluated)[/yellow]"
         )
 
     for s in scenarios:
@@ -109,14 +132,15 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
         held = " (held out)" if evaluation.held_out.get(s) else ""
         t = Table(title=f"{s}{held}: mean ± 95% CI over {int(rows['n_seeds'].max())} seeds")
         t.add_column("policy")
-        for c in ("profit", f"% {cfg.reference}", "fill", "stock-out", "waste", "turns/yr",
-                  "promo spend"):
+        pct_cols = evaluation.pct_columns
+        for c in ("profit", *[_pct_label(c) for c in pct_cols], "fill", "stock-out", "waste",
+                  "turns/yr", "promo spend"):
             t.add_column(c, justify="right")
         for _, r in rows.iterrows():
             t.add_row(
                 r["policy"],
                 f"{compact(r['profit'])} ± {compact(r['profit_half'])}",
-                format_interval(r[col], r[f"{col}_half"], 1),
+                *[format_interval(r[c], r[f"{c}_half"], 1) for c in pct_cols],
                 f"{100 * r['fill_rate']:.1f}%",
                 f"{100 * r['stockout_rate']:.1f}%",
                 compact(r["waste_units"]),
@@ -125,6 +149,10 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
             )
         console.print(t)
     console.print(f"[dim]{_split_line(evaluation)}; {evaluation.elapsed_s:.1f} s[/dim]")
+
+
+def _pct_label(column: str) -> str:
+    return "% bound" if column == "pct_of_bound" else "% " + column.removeprefix("pct_of_")
 
 
 def _markdown_table(df: pd.DataFrame, index: bool = False) -> str:
@@ -229,7 +257,6 @@ def _report_text(
     import pandas as pd
 
     cfg = evaluation.config
-    col = evaluation.pct_column
     baseline = cfg.effective_baseline
     lines = [
         "# ShopOps evaluation",
@@ -243,15 +270,13 @@ def _report_text(
         f"job(s); commit {_git_commit() or 'unknown'}",
         "",
     ]
-    if cfg.reference in cfg.policies:
+    for column, title, text in _matrices(evaluation):
         lines += [
-            f"## Percent of {cfg.reference} profit",
+            f"## {title}",
             "",
-            f"Per seed, 100 x profit / {cfg.reference}'s profit on the same seed, then the mean "
-            f"and interval over seeds. The {cfg.reference} knows the realised future, so its "
-            "profit bounds what any policy could earn.",
+            text,
             "",
-            _markdown_table(pct_matrix(evaluation).rename_axis("policy"), index=True),
+            _markdown_table(pct_matrix(evaluation, column).rename_axis("policy"), index=True),
             "",
         ]
     for s in dict.fromkeys(summary["scenario"]):
@@ -261,8 +286,11 @@ def _report_text(
             "policy": rows["policy"],
             "profit": [format_interval(m, h) for m, h in zip(rows["profit"], rows["profit_half"],
                                                              strict=True)],
-            f"% {cfg.reference}": [format_interval(m, h, 1, "%") for m, h in
-                                   zip(rows[col], rows[f"{col}_half"], strict=True)],
+            **{
+                _pct_label(c): [format_interval(m, h, 1, "%") for m, h in
+                                zip(rows[c], rows[f"{c}_half"], strict=True)]
+                for c in evaluation.pct_columns
+            },
             "fill rate": [f"{100 * v:.1f}%" for v in rows["fill_rate"]],
             "stock-out SKU-days": [f"{100 * v:.1f}%" for v in rows["stockout_rate"]],
             "lost value": [f"{v:,.0f}" for v in rows["lost_value"]],

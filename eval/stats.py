@@ -85,29 +85,31 @@ def _require(runs: pd.DataFrame, columns: Sequence[str]) -> None:
 
 def percent_of_reference(
     runs: pd.DataFrame,
-    reference: str = "oracle",
+    reference: str | None = "oracle",
     bounds: Mapping[tuple[str, int], float] | None = None,
 ) -> pd.Series:
     """Per run, 100 x profit / the reference profit on the same scenario and seed.
 
-    The reference is the profit of policy ``reference`` in ``runs`` (normally the oracle)
-    or, for a ``(scenario, seed)`` present in ``bounds``, that bound (which takes
-    precedence). Runs without a reference, or whose reference profit is not positive (a
+    The reference is the profit of policy ``reference`` in ``runs`` or, for a
+    ``(scenario, seed)`` present in ``bounds`` (e.g. the oracle's profit bound), that value,
+    which takes precedence. Runs without a reference, or whose reference is not positive (a
     percentage of a loss means nothing), get NaN.
 
     Returns:
-        A float Series aligned with ``runs``, named ``pct_of_<reference>`` (``pct_of_bound``
-        when only ``bounds`` are used).
+        A float Series aligned with ``runs``, named ``pct_of_<reference>``, or
+        ``pct_of_bound`` when ``reference`` is ``None``.
     """
     import pandas as pd
 
     _require(runs, ("policy", "scenario", "seed", "profit"))
-    ref = runs.loc[runs["policy"] == reference].set_index(["scenario", "seed"])["profit"]
-    if ref.index.has_duplicates:
-        raise EvalConfigError(
-            f"the reference policy {reference!r} has several runs for one scenario and seed"
-        )
-    ref_map = {k: float(v) for k, v in ref.items()}
+    ref_map: dict[tuple[str, int], float] = {}
+    if reference is not None:
+        ref = runs.loc[runs["policy"] == reference].set_index(["scenario", "seed"])["profit"]
+        if ref.index.has_duplicates:
+            raise EvalConfigError(
+                f"the reference policy {reference!r} has several runs for one scenario and seed"
+            )
+        ref_map = {(str(s), int(seed)): float(v) for (s, seed), v in ref.items()}
     if bounds:
         ref_map.update({(s, int(seed)): float(v) for (s, seed), v in bounds.items()})
     keys = list(zip(runs["scenario"], runs["seed"].astype(int), strict=True))
@@ -115,7 +117,7 @@ def percent_of_reference(
     profit = runs["profit"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(denom > 0, 100.0 * profit / denom, math.nan)
-    name = f"pct_of_{reference}" if not ref.empty or not bounds else "pct_of_bound"
+    name = "pct_of_bound" if reference is None else f"pct_of_{reference}"
     return pd.Series(pct, index=runs.index, name=name)
 
 

@@ -13,7 +13,10 @@ from eval.errors import EpisodeFailedError, EvalConfigError, SplitError
 from eval.harness import EvalConfig, run_evaluation
 from eval.report import write_outputs
 
-FAST = {"policies": ("do_nothing", "naive"), "scenarios": ("steady", "classic"), "seeds": 3}
+FAST = {
+    "policies": ("do_nothing", "naive"), "scenarios": ("steady", "classic"), "seeds": 3,
+    "bound": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +47,13 @@ def test_rerun_gives_identical_results(evaluation) -> None:
     pd.testing.assert_frame_equal(_numbers(evaluation), _numbers(again))
 
 
-def test_parallel_workers_give_the_same_results_as_inline(evaluation) -> None:
-    parallel = run_evaluation(EvalConfig.build(**FAST, jobs=2), progress=False)
-    pd.testing.assert_frame_equal(_numbers(evaluation), _numbers(parallel))
-    assert {(r.scenario, r.policy) for r in parallel.runs if r.trace is not None} == {
-        (s, p) for s in ("steady", "classic") for p in ("do_nothing", "naive")
-    }
+def test_parallel_workers_give_the_same_results_as_inline() -> None:
+    small = {"policies": ("do_nothing", "naive"), "scenarios": ("classic",), "seeds": 2}
+    inline = run_evaluation(EvalConfig.build(**small, jobs=1), progress=False)
+    parallel = run_evaluation(EvalConfig.build(**small, jobs=2), progress=False)
+    pd.testing.assert_frame_equal(_numbers(inline), _numbers(parallel))
+    assert parallel.bounds == inline.bounds and len(parallel.bounds) == 2
+    assert {p for (_, p) in parallel.traces()} == {"do_nothing", "naive"}
 
 
 def test_paired_difference_with_itself_is_zero_and_naive_beats_doing_nothing(evaluation) -> None:
@@ -74,6 +78,23 @@ def test_percent_of_a_reference_policy(evaluation) -> None:
     assert (classic.loc[classic["policy"] == "naive", "profit"] < 0).all()
     assert classic["pct_of_naive"].isna().all()
     assert evaluation.runs_frame()["pct_of_oracle"].isna().all()  # no oracle evaluated
+
+
+def test_no_policy_beats_the_oracle_bound() -> None:
+    cfg = EvalConfig.build(
+        policies=("naive", "base_stock", "oracle"), scenarios=("steady", "classic"), seeds=2,
+        jobs=1,
+    )
+    ev = run_evaluation(cfg, progress=False)
+    runs = ev.runs_frame()
+    assert set(ev.bounds) == {(s, seed) for s in ("steady", "classic") for seed in (1000, 1001)}
+    assert (runs["profit"] <= runs["oracle_bound"]).all()
+    assert (runs["pct_of_bound"] <= 100).all()
+    steady = runs[(runs["scenario"] == "steady") & (runs["policy"] == "base_stock")]
+    assert (steady["pct_of_bound"] > 50).all()  # the bound is not vacuously loose
+    summary = ev.summary_frame()
+    assert {"pct_of_bound", "pct_of_bound_half", "pct_of_oracle"} <= set(summary.columns)
+    assert ev.config.effective_baseline == "base_stock"
 
 
 def test_traces_record_the_plot_sku_on_the_first_seed(evaluation) -> None:
