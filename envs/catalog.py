@@ -53,6 +53,8 @@ class Catalog:
     shelf_life: np.ndarray  # int, 0 means not perishable
     launch_day: np.ndarray
     ramp_days: np.ndarray
+    end_of_life_day: np.ndarray  # float, inf when the SKU never declines
+    decline_days: np.ndarray
     cat_cannibalisation: np.ndarray  # (n_categories,)
     cat_halo: np.ndarray
     cat_size: np.ndarray
@@ -145,6 +147,9 @@ def build_catalog(spec: ScenarioSpec) -> Catalog:
         d["shelf_life"] = np.full(n, cat.shelf_life_days or 0, dtype=np.int64)
         d["launch_day"] = np.full(n, cat.launch_day, dtype=np.int64)
         d["ramp_days"] = np.full(n, cat.ramp_days, dtype=np.int64)
+        eol = np.inf if cat.end_of_life_day is None else float(cat.end_of_life_day)
+        d["end_of_life_day"] = np.full(n, eol)
+        d["decline_days"] = np.full(n, float(cat.decline_days))
         parts.append(d)
         first += n
 
@@ -175,6 +180,8 @@ def build_catalog(spec: ScenarioSpec) -> Catalog:
         shelf_life=cat_vec("shelf_life"),
         launch_day=cat_vec("launch_day"),
         ramp_days=cat_vec("ramp_days"),
+        end_of_life_day=cat_vec("end_of_life_day"),
+        decline_days=cat_vec("decline_days"),
         cat_cannibalisation=np.array([c.cannibalisation for c in spec.categories]),
         cat_halo=np.array([c.halo for c in spec.categories]),
         cat_size=np.array([c.size for c in spec.categories], dtype=np.int64),

@@ -37,7 +37,8 @@ STATE_ROWS = (
 # Static per-SKU parameter rows (float64, shape (N_PARAM, n)).
 P_PRICE, P_COST, P_YAMP, P_YPEAK, P_LIFT, P_POSTDIP, P_DIPDECAY, P_FATIGUE = range(8)
 P_MAXDISC, P_MOQ, P_HOLD, P_LOST, P_BO, P_WASTE, P_LAUNCH, P_RAMP = range(8, 16)
-N_PARAM = 16
+P_EOL, P_DECLINE = 16, 17
+N_PARAM = 18
 
 # Per-SKU outcome rows of a day (float64, shape (N_OUT, n)).
 O_DEMAND, O_SALES, O_LOST, O_PRICE, O_DISC, O_ORDERED = range(6)
@@ -116,6 +117,9 @@ def mean_demand_into(
                 mu = 0.0
             else:
                 mu *= min(1.0, since / max(params[P_RAMP, i], 1.0))
+            past = t - params[P_EOL, i] + 1.0
+            if past > 0.0:  # end of life: a linear decline to zero
+                mu *= max(0.0, 1.0 - past / params[P_DECLINE, i])
         if any_promo:
             d = disc[i]
             if d > 0.0:

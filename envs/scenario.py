@@ -156,6 +156,10 @@ class CategorySpec(_Strict):
     max_discount: float = Field(default=0.5, ge=0, le=0.9, description="Discount cap.")
     launch_day: int = Field(default=0, ge=0, description="Day the category goes on sale.")
     ramp_days: int = Field(default=0, ge=0, description="Days from launch to full demand.")
+    end_of_life_day: int | None = Field(
+        default=None, ge=0, description="Day demand starts to decline (product end of life)."
+    )
+    decline_days: int = Field(default=30, ge=1, description="Days from end of life to zero.")
 
     @field_validator("weekly")
     @classmethod

@@ -234,6 +234,8 @@ class MarketSimulator:
         params[K.P_WASTE] = c.unit_cost + costs.waste_disposal_cost
         params[K.P_LAUNCH] = c.launch_day
         params[K.P_RAMP] = c.ramp_days
+        params[K.P_EOL] = c.end_of_life_day
+        params[K.P_DECLINE] = c.decline_days
         self._params = params
         ints = np.zeros((K.N_INT, n), dtype=np.int64)
         ints[K.I_CATEGORY] = c.category
@@ -249,7 +251,11 @@ class MarketSimulator:
         self._flags = np.array(
             [
                 int(np.any(c.yearly_amplitude > 0)),
-                int(np.any(c.launch_day > 0) or np.any(c.ramp_days > 0)),
+                int(
+                    np.any(c.launch_day > 0)
+                    or np.any(c.ramp_days > 0)
+                    or np.any(np.isfinite(c.end_of_life_day))
+                ),
                 int(has_cross),
             ],
             dtype=np.int64,

@@ -210,3 +210,17 @@ def test_unknown_sku_in_a_plan_is_named() -> None:
     with pytest.raises(PlanError, match=r"order_qty\[3\] = -5"):
         sim.step(bad)
     assert sim.day == 0  # nothing happened
+
+
+def test_product_lifecycle_launch_ramp_and_end_of_life() -> None:
+    sim = MarketSimulator.from_scenario("new_category", seed=0)  # toys launch on day 30
+    toys = sim.catalog.category == 1
+    assert sim.mean_demand(day=29)[toys].sum() == 0
+    ramp = [sim.mean_demand(day=d)[toys].sum() / sim.state.base[toys].sum() for d in (30, 40, 50)]
+    assert 0 < ramp[0] < ramp[1] < ramp[2]
+    spec = load_scenario("steady")
+    cats = [spec.categories[0].model_copy(update={"end_of_life_day": 100, "decline_days": 20})]
+    old = MarketSimulator(spec.model_copy(update={"categories": cats + spec.categories[1:]}), 0)
+    pantry = old.catalog.category == 0
+    m = [old.mean_demand(day=d)[pantry].sum() for d in (98, 105, 125)]
+    assert m[0] > m[1] > 0 and m[2] == 0
