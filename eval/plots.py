@@ -3,7 +3,7 @@
 * :func:`plot_profit` — per scenario, mean profit by policy as bars with t-interval error
   bars (the reference policy's bar is hatched: it is a bound, not an achievable result).
 * :func:`plot_trace` — for one SKU, its morning inventory, units ordered, price paid and
-  units sold (with demand dotted) over the horizon, one line per policy.
+  units sold (with demand shaded) over the horizon, one line per policy.
 """
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def plot_trace(
         ("on_hand", "inventory (morning, units)"),
         ("ordered", "units ordered"),
         ("price", "price paid"),
-        ("sales", "units sold (demand dotted)"),
+        ("sales", "units sold (demand shaded)"),
     )
-    demand_drawn = False
+    demand_patch = None
     for i, (policy, trace) in enumerate(traces.items()):
         s = trace.series(sku)
         days = np.arange(trace.days)
@@ -94,14 +94,16 @@ def plot_trace(
                 ax.step(days, s[field], where="post", color=color, linewidth=1.0, label=policy)
             else:
                 ax.plot(days, s[field], color=color, linewidth=1.0, label=policy)
-        if not demand_drawn:  # same seed, same demand for every policy without promotions
-            axes[3].plot(days, s["demand"], color="grey", linestyle=":", linewidth=0.8,
-                         label="demand (first policy)")
-            demand_drawn = True
+        if demand_patch is None:  # same seed: same demand for every policy (until promotions)
+            demand_patch = axes[3].fill_between(
+                days, s["demand"], color="0.85", zorder=0, label=f"demand ({policy})"
+            )
     for ax, (_, label) in zip(axes, panels, strict=True):
         ax.set_ylabel(label, fontsize=8)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, ncol=min(4, len(traces) + 1), loc="upper right")
+    axes[0].legend(fontsize=7, ncol=min(4, len(traces)), loc="upper right")
+    if demand_patch is not None:
+        axes[3].legend(handles=[demand_patch], fontsize=7, loc="upper right")
     axes[-1].set_xlabel("day")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
