@@ -468,24 +468,27 @@ def _run_pool(
 
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))  # inherited by the spawned workers
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=mp.get_context("spawn"),
+        initializer=_init_worker,
+    )
     try:
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)),
-            mp_context=mp.get_context("spawn"),
-            initializer=_init_worker,
-        ) as pool:
-            futures = {pool.submit(jobs[i][0], *jobs[i][1]): i for i in order}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for fut in finished:
-                    exc = fut.exception()
-                    if exc is not None:
-                        for other in pending:
-                            other.cancel()
-                        raise exc
-                    done(futures[fut], fut.result())
-                    advance()
+        futures = {pool.submit(jobs[i][0], *jobs[i][1]): i for i in order}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            for fut in finished:
+                exc = fut.exception()
+                if exc is not None:
+                    raise exc
+                done(futures[fut], fut.result())
+                advance()
+    except BaseException:  # a failed episode or Ctrl-C: drop queued work, do not wait for it
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
     finally:
         for k, v in saved.items():
             if v is None:

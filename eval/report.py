@@ -151,6 +151,15 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
     console.print(f"[dim]{_split_line(evaluation)}; {evaluation.elapsed_s:.1f} s[/dim]")
 
 
+def _policy_list(policies: tuple[str, ...]) -> str:
+    from policies.registry import ANTICIPATING
+
+    return ", ".join(
+        f"{p} (anticipating: reads the realised future)" if p in ANTICIPATING else p
+        for p in policies
+    )
+
+
 def _pct_label(column: str) -> str:
     return "% bound" if column == "pct_of_bound" else "% " + column.removeprefix("pct_of_")
 
@@ -261,7 +270,7 @@ def _report_text(
     lines = [
         "# ShopOps evaluation",
         "",
-        f"- Policies: {', '.join(cfg.policies)}",
+        f"- Policies: {_policy_list(cfg.policies)}",
         f"- Scenarios: {', '.join(evaluation.held_out)}",
         f"- Seeds: {_split_line(evaluation)}",
         f"- Intervals: {cfg.confidence:.0%} Student-t over seeds; differences are paired "
