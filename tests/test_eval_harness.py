@@ -199,3 +199,15 @@ def test_cli_runs_and_reports_errors_in_one_line(tmp_path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: seeds 3, 4, 5, 6, 7 are training seeds")
     assert "Traceback" not in bad.stderr
+
+
+def test_cli_help_states_the_real_defaults() -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from eval.harness import DEFAULT_POLICIES, DEFAULT_SEEDS
+
+    result = CliRunner().invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert f"(default: {DEFAULT_SEEDS})" in result.output
+    assert f"(default: {', '.join(DEFAULT_POLICIES)})" in " ".join(result.output.split())

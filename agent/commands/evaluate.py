@@ -48,6 +48,9 @@ def evaluate(
         Path | None,
         typer.Option(help="Output folder (default: runs/eval/<UTC timestamp>)."),
     ] = None,
+    bound: Annotated[
+        bool, typer.Option(help="Compute the oracle's profit bound per seed (% of bound).")
+    ] = True,
     reference: Annotated[
         str, typer.Option(help="Policy whose profit counts as 100% (normally the oracle).")
     ] = "oracle",
@@ -61,11 +64,11 @@ def evaluate(
     plots: Annotated[bool, typer.Option(help="Write PNG plots.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
-    """Run policies on scenarios over held-out seeds; print tables, write CSV/Parquet, report.
+    """Run policies on scenarios over held-out seeds; print tables, write CSV/Parquet, a report.
 
-    Every policy runs on the same seeds (common random numbers), so paired differences are
-    exact comparisons. Reports percent of the oracle's profit per policy and scenario with
-    95% t-intervals over seeds.
+    Every policy runs on the same seeds (common random numbers); differences are paired.
+
+    Headline: percent of the oracle's provable profit bound, mean ± 95% CI over seeds.
     """
     from rich.console import Console
 
@@ -76,6 +79,7 @@ def evaluate(
     fields: dict[str, object] = {
         "seed_offset": seed_offset,
         "allow_train_seeds": allow_train_seeds,
+        "bound": bound,
         "reference": reference,
         "baseline": baseline,
         "plot_sku": plot_sku,
