@@ -211,3 +211,17 @@ def test_cli_help_states_the_real_defaults() -> None:
     assert result.exit_code == 0
     assert f"(default: {DEFAULT_SEEDS})" in result.output
     assert f"(default: {', '.join(DEFAULT_POLICIES)})" in " ".join(result.output.split())
+
+
+def test_bench_eval_prints_seconds_per_policy() -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    result = CliRunner().invoke(
+        app, ["bench", "eval", "--policies", "do_nothing,naive", "--scenario", "classic", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["scenario"] == "classic" and set(out["seconds"]) == {"do_nothing", "naive"}
+    assert all(v > 0 for v in out["seconds"].values())
