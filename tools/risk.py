@@ -5,9 +5,11 @@ factor can on its own make an action risky and the card can say which one did:
 
 * ``spend``: order value over ``spend_alert`` (capped at 1);
 * ``discount``: discount depth over the SKU's cap;
-* ``deviation``: for an order, how far its quantity is from what the forecast says is needed
-  (forecast over lead time + ``review_days``, minus stock on hand and on order), relative to
-  that need; an order where nothing is needed scores 1;
+* ``deviation``: for an order, how far its quantity falls outside what the forecast band
+  says is needed over lead time + ``review_days`` (minus stock on hand and on order): from
+  ``need`` (at the mean) to ``need_upper`` (at the band's upper edge, plus one minimum order
+  quantity for rounding); inside that range scores 0, beyond it the relative excess or
+  shortfall (capped at 1);
 * ``drift``: size of a recent drift alert on the SKU (a 50% level change scores 0.5);
 * ``anomaly``: an unresolved anomaly flag on the SKU (scores 1).
 
@@ -75,21 +77,28 @@ def score_actions(
 ) -> dict[str, np.ndarray]:
     """Risk factors and scores per SKU for orders and promotions (vectors over SKUs).
 
-    Returns ``{"restock": score, "promotion": score, "need": units, "cover_days": days,
+    Returns ``{"restock": score, "promotion": score, "need": units, "need_upper": units,
+    "cover_days": days,
     "<kind>.<factor>": value...}``; scores are 0 where the plan has no such action.
     """
     w = policy.weights
     fc = np.maximum(signals.mean_daily, 0.0)
     lead = np.asarray(view.lead_time, dtype=float)
     position = np.asarray(view.on_hand, dtype=float) + np.asarray(view.on_order, dtype=float)
-    need = np.maximum(fc * (lead + policy.review_days) - position, 0.0)
+    window = lead + policy.review_days
+    need = np.maximum(fc * window - position, 0.0)
+    upper_rate = np.maximum(signals.upper, 0.0) / max(signals.horizon, 1)
+    moq = np.asarray(view.moq, dtype=float)
+    need_upper = np.maximum(np.maximum(upper_rate, fc) * window - position, 0.0) + moq
     cover = np.asarray(view.on_hand, dtype=float) / np.maximum(fc, 1e-9)
     cover = np.where(fc > 1e-9, cover, np.inf)
     has_order = order_qty > 0
     value = order_qty * np.asarray(view.unit_cost, dtype=float)
     spend = np.minimum(value / policy.spend_alert, 1.0)
-    dev = np.where(need > 0, np.abs(order_qty - need) / np.maximum(need, 1.0), 1.0)
-    dev = np.minimum(np.where(has_order, dev, 0.0), 1.0)
+    over = (order_qty - need_upper) / np.maximum(need_upper, 1.0)
+    under = (need - order_qty) / np.maximum(need, 1.0)
+    dev = np.clip(np.maximum(over, under), 0.0, 1.0)
+    dev = np.where(has_order, dev, 0.0)
     drift = np.minimum(np.abs(signals.drift), 1.0)
     anomaly = np.minimum(signals.anomaly, 1.0)
     cap = np.maximum(np.asarray(view.max_discount, dtype=float), 1e-9)
@@ -106,6 +115,7 @@ def score_actions(
         "restock": np.where(has_order, np.max(np.stack(list(r_parts.values())), axis=0), 0.0),
         "promotion": np.where(promo_set, np.max(np.stack(list(p_parts.values())), axis=0), 0.0),
         "need": need,
+        "need_upper": need_upper,
         "cover_days": cover,
         "value": value,
     }

@@ -1,0 +1,76 @@
+"""Decision cards: what a person sees about one risky action, and how it is drawn.
+
+A card is plain JSON (it travels in the interrupt payload and is stored on the action)::
+
+    {"action_id": 17, "run_id": "...", "day": 12, "sku": "pantry-00003", "kind": "restock",
+     "summary": "restock pantry-00003 x400",
+     "line": {...}, "proposed": {...},           # after rules / as the policy proposed
+     "risk": {"score": 0.8, "top": "spend", "parts": {"spend": 0.8, ...}},
+     "why": {"forecast_per_day": 3.1, "band": [30.2, 57.9], "band_days": 14,
+             "on_hand": 12, "on_order": 0, "cover_days": 3.9, "lead_time": 4,
+             "need_units": 22.0, "moq": 10, "value": 812.0, "drift": 0.0, "anomaly": 0.0},
+     "effect": {"horizon_days": 14, "profit_delta": 41.5, "plan_profit_delta": 812.3},
+     "rules": [{"rule": "moq.minimum", "outcome": "clipped", "detail": "..."}],
+     "expires_day": 14, "choices": ["accept", "edit", "reject"]}
+
+``effect.profit_delta`` is the what-if difference attributed to this SKU (this plan versus no
+action, on a simulator fork with a sampled future); ``plan_profit_delta`` the whole plan's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["card_brief", "render_card"]
+
+
+def _num(x: Any, fmt: str = ".1f") -> str:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    return "inf" if v == float("inf") else format(v, fmt)
+
+
+def card_brief(card: Mapping[str, Any]) -> str:
+    """One line: id, summary, risk, effect."""
+    eff = card.get("effect", {}).get("profit_delta")
+    eff_s = "" if eff is None else f", what-if {eff:+.2f}"
+    return (f"#{card['action_id']} day {card['day']}: {card['summary']} "
+            f"(risk {card['risk']['score']:.2f}: {card['risk']['top']}{eff_s})")
+
+
+def render_card(card: Mapping[str, Any]) -> Any:
+    """A rich panel for ``card``."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    why, eff, risk = card.get("why", {}), card.get("effect", {}), card["risk"]
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("action", f"{card['summary']}  (proposed: {card.get('proposed')})")
+    t.add_row("risk", f"{risk['score']:.2f}, mostly {risk['top']}: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items()))
+    t.add_row("forecast", f"{_num(why.get('forecast_per_day'), '.2f')}/day; "
+              f"{why.get('band_days')}-day band {_num(why.get('band', [0, 0])[0])}"
+              f"..{_num(why.get('band', [0, 0])[1])}")
+    t.add_row("stock", f"on hand {_num(why.get('on_hand'), '.0f')}, on order "
+              f"{_num(why.get('on_order'), '.0f')}, cover {_num(why.get('cover_days'))} days, "
+              f"lead time {_num(why.get('lead_time'), '.0f')} days")
+    if card["kind"] == "restock":
+        t.add_row("need", f"{_num(why.get('need_units'), '.0f')} units over lead time + "
+                  f"review (minimum order {_num(why.get('moq'), '.0f')}); "
+                  f"value {_num(why.get('value'), '.2f')}")
+    t.add_row("signals", f"drift {_num(why.get('drift'), '.2f')}, anomaly "
+              f"{_num(why.get('anomaly'), '.2f')}")
+    if eff:
+        t.add_row("what-if", f"{eff.get('profit_delta', 0):+.2f} profit for this SKU over "
+                  f"{eff.get('horizon_days')} days (whole plan "
+                  f"{eff.get('plan_profit_delta', 0):+.2f}) versus no action")
+    for r in card.get("rules", []):
+        t.add_row("rule", f"{r['rule']} ({r['outcome']}): {r['detail']}")
+    t.add_row("expires", f"at the close of day {card.get('expires_day')}")
+    return Panel(t, title=f"decision #{card['action_id']} (day {card['day']})",
+                 subtitle="accept / edit / reject")

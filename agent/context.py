@@ -1,0 +1,58 @@
+"""What a graph run needs that is not state: the live objects, passed as LangGraph context.
+
+LangGraph checkpoints the *state* (plain JSON, small) and never the *context*. A process that
+resumes a thread (the runner after a crash, ``shopops chat`` answering an approval) rebuilds
+the context from the store with :func:`agent.runner.load_context`. Nodes that need a part a
+light context lacks (the policy, for ``plan``) raise :class:`~agent.errors.RunStateError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from agent.errors import RunStateError
+from agent.store import Store
+from tools.risk import ApprovalPolicy
+from tools.rules import RulesConfig
+from tools.signals import Signals
+from tools.sim_shop import SimShop
+
+__all__ = ["AgentContext"]
+
+
+@dataclasses.dataclass
+class AgentContext:
+    """Run-scoped objects for the graph's nodes.
+
+    Attributes:
+        store: the open store.
+        run_id: the run being decided.
+        shop: the shop backend (its open day is the run's current day).
+        rules: the hard rules.
+        approval: the approval policy (mode, threshold, deadline, what-if horizon).
+        policy: the decision policy (``None`` in a light context that only resumes).
+        policy_name: its registry name (recorded with every plan).
+        signals: forecasts and alerts (``None``: the sales-average fallback).
+        exec_chunk: actions executed per transaction in ``act``.
+    """
+
+    store: Store
+    run_id: str
+    shop: SimShop
+    rules: RulesConfig
+    approval: ApprovalPolicy
+    policy: Any = None
+    policy_name: str = "unknown"
+    signals: Signals | None = None
+    exec_chunk: int = 500
+
+    def need_policy(self) -> Any:
+        """The policy, or a clear error when this context cannot plan."""
+        if self.policy is None:
+            raise RunStateError(
+                f"run {self.run_id}: this process resumes approvals only and has no policy "
+                "to plan with; continue the run with `shopops run --run "
+                f"{self.run_id}`"
+            )
+        return self.policy

@@ -1,0 +1,586 @@
+"""Runs: create a simulated shop's run, decide and close days, resume, answer approvals.
+
+The runner is the **clock** of a simulated shop. For each day ``d`` it
+
+1. runs the day's graph thread (``sense .. learn``, :mod:`agent.graph`) with
+   ``durability="sync"``; an inline approver (scripted, terminal) answers the day's
+   interrupt at once, otherwise the thread stays parked at ``approve`` and the run goes on;
+2. expires pending actions whose deadline has come (day ``k`` actions with deadline ``D``
+   expire when day ``k + D`` closes) by resuming their thread with ``{"expire": true}``;
+3. closes the day in one transaction: steps the simulator with every line executed for
+   ``d`` (from the store, so late approvals answered in another process count), records the
+   outcome, feeds the outcome and new feedback events to the signals, snapshots the simulator
+   and the signals, and opens ``d + 1``.
+
+Every step is on disk before the next starts, so a killed process loses nothing:
+:func:`resume_run` reloads the run (simulator snapshot of the open day, policy, signals),
+finishes the interrupted thread from its last checkpoint (executions are idempotent by key)
+and continues. Approvals are answered from any process with :func:`answer_pending`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from agent.approvals import Approver, make_approver, validate_answer
+from agent.context import AgentContext
+from agent.errors import AgentConfigError, ApprovalError, RunNotFoundError, RunStateError
+from agent.state import thread_id
+from agent.store import Store, open_store
+from agent.store.models import (
+    Action,
+    Approval,
+    DayOutcome,
+    Execution,
+    FeedbackEvent,
+    RuleEvent,
+    Run,
+    Shop,
+)
+from envs.simulator import MarketSimulator
+from tools.risk import ApprovalPolicy
+from tools.rules import load_rules
+from tools.signals import make_signals
+from tools.sim_shop import SimShop
+
+__all__ = [
+    "RunOptions",
+    "RunSummary",
+    "Runner",
+    "answer_pending",
+    "create_run",
+    "load_context",
+    "pending_cards",
+    "resume_run",
+    "run_simulated",
+    "summarize_run",
+]
+
+ShopFactory = Callable[[MarketSimulator, str], SimShop]
+_KEEP_BLOB_DAYS = 3
+
+
+@dataclasses.dataclass
+class RunOptions:
+    """How to start a simulated run.
+
+    Attributes:
+        scenario: scenario name or file.
+        seed: episode seed.
+        policy: registry name of the decision policy.
+        approval: the approval policy (mode, threshold, deadline, what-if horizon).
+        rules_path: a rules file (None: the default rules).
+        shop_id: the shop's name in the store (default ``sim-<scenario>``).
+        signals: ``auto`` (online models when available), ``hub`` or ``ema``.
+        exec_chunk: actions executed per transaction.
+    """
+
+    scenario: str = "steady"
+    seed: int = 0
+    policy: str = "base_stock"
+    approval: ApprovalPolicy = dataclasses.field(default_factory=ApprovalPolicy)
+    rules_path: str | None = None
+    shop_id: str | None = None
+    signals: str = "auto"
+    exec_chunk: int = 500
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a run did (plain values; ``to_dict`` for JSON)."""
+
+    run_id: str
+    shop_id: str
+    scenario: str | None
+    seed: int
+    policy: str
+    approval_mode: str
+    start_day: int
+    current_day: int
+    days_closed: int
+    profit: float
+    kpis: dict[str, float]
+    statuses: dict[str, int]
+    decisions: dict[str, int]
+    refusals: dict[str, int]
+    pending: int
+    wall_s: float = 0.0
+    node_s: dict[str, float] = dataclasses.field(default_factory=dict)
+    db_url: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# ---------------------------------------------------------------------------- policies
+def _make_policy(name: str) -> Any:
+    try:
+        from policies.registry import make_policy
+    except ImportError:  # pragma: no cover - the registry ships with the repo
+        from policies.base import DoNothing
+
+        if name != "do_nothing":
+            raise AgentConfigError(f"policy {name!r}: the policy registry is missing") from None
+        return DoNothing()
+    return make_policy(name)
+
+
+# ---------------------------------------------------------------------------- create / load
+def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
+    """Create a run (and its shop row if new) at day 0; returns the run id.
+
+    ``policy`` overrides the registry (a policy object; ``opts.policy`` is then its label).
+    """
+    rules = load_rules(opts.rules_path)
+    sim = MarketSimulator.from_scenario(opts.scenario, seed=opts.seed)
+    rules.check_categories(sim.catalog.category_names, source=str(opts.rules_path))
+    if policy is None:
+        policy = _make_policy(opts.policy)
+    policy.reset(sim)
+    run_id = uuid.uuid4().hex[:12]
+    shop_id = opts.shop_id or f"sim-{sim.spec.name}"
+    signals = make_signals(opts.signals, sim, prefix=f"{run_id}:")
+    config = {"approval": opts.approval.model_dump(), "rules_path": opts.rules_path,
+              "signals": signals.name, "exec_chunk": opts.exec_chunk,
+              "rules": rules.model_dump()}
+    with store.session() as s:
+        if s.get(Shop, shop_id) is None:
+            s.add(Shop(id=shop_id, backend="sim", approval_mode=opts.approval.mode,
+                       config={"scenario": str(opts.scenario)}))
+            s.flush()
+        s.add(Run(id=run_id, shop_id=shop_id, scenario=str(opts.scenario), seed=opts.seed,
+                  policy=opts.policy, approval_mode=opts.approval.mode, config=config,
+                  start_day=0, current_day=0, horizon_days=sim.spec.horizon_days))
+        s.flush()
+        store.put_blob(run_id, "sim:0", sim, session=s)
+        store.put_blob(run_id, "signals", {"bytes": signals.to_bytes(), "cursor": 0}, session=s)
+        with contextlib.suppress(Exception):  # unpicklable: rebuilt from the registry
+            store.put_blob(run_id, "policy", policy, session=s)
+    return run_id
+
+
+def load_context(
+    store: Store,
+    run_id: str,
+    *,
+    with_policy: bool = True,
+    policy: Any = None,
+    shop_factory: ShopFactory | None = None,
+) -> AgentContext:
+    """Rebuild a run's context from the store (simulator at the open day, policy, signals).
+
+    Raises:
+        RunNotFoundError: no such run.
+    """
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}; see `shopops status`")
+        cfg, day, shop_id, pol_name = dict(run.config), run.current_day, run.shop_id, run.policy
+    sim = store.get_blob(run_id, f"sim:{day}")
+    if sim is None:
+        raise RunStateError(f"run {run_id}: the simulator snapshot of day {day} is missing")
+    shop = (shop_factory or SimShop)(sim, shop_id)
+    from tools.rules import RulesConfig
+
+    rules = RulesConfig.model_validate(cfg.get("rules", {}))
+    approval = ApprovalPolicy.model_validate(cfg.get("approval", {}))
+    sig_blob = store.get_blob(run_id, "signals") or {}
+    signals = make_signals(cfg.get("signals", "ema"), sim, prefix=f"{run_id}:",
+                           state=sig_blob.get("bytes") or None)
+    if with_policy and policy is None:
+        policy = store.get_blob(run_id, "policy")
+        if policy is None:
+            policy = _make_policy(pol_name)
+            policy.reset(sim)
+    return AgentContext(store=store, run_id=run_id, shop=shop, rules=rules, approval=approval,
+                        policy=policy if with_policy else None, policy_name=pol_name,
+                        signals=signals, exec_chunk=int(cfg.get("exec_chunk", 500)))
+
+
+# ---------------------------------------------------------------------------- the clock
+class Runner:
+    """Drives one run day by day (see the module docstring).
+
+    Args:
+        ctx: the run's context (:func:`load_context`).
+        checkpointer: an open LangGraph checkpointer on the store's database.
+        approver: answers interrupts inline; ``None`` leaves them pending for ``shopops chat``.
+    """
+
+    def __init__(self, ctx: AgentContext, checkpointer: Any, approver: Approver | None) -> None:
+        from agent.graph import build_graph
+
+        self.ctx = ctx
+        self.graph = build_graph(checkpointer)
+        self.approver = approver
+        self.node_s: dict[str, float] = {}
+
+    # -- one thread
+    def _cfg(self, day: int) -> dict:
+        return {"configurable": {"thread_id": thread_id(self.ctx.run_id, day)}}
+
+    def _invoke(self, value: Any, day: int) -> None:
+        self.graph.invoke(value, self._cfg(day), context=self.ctx, durability="sync")
+
+    def _state(self, day: int) -> Any:
+        return self.graph.get_state(self._cfg(day))
+
+    def finish_interrupted(self, day: int) -> None:
+        """Resume ``day``'s thread if a crash left it between nodes (not at an interrupt)."""
+        st = self._state(day)
+        if st.next and not st.interrupts:
+            self._invoke(None, day)
+
+    def decide_day(self, day: int) -> None:
+        """Run (or finish) ``day``'s thread, answering its interrupt inline if possible."""
+        st = self._state(day)
+        if not st.values:
+            self._invoke({"run_id": self.ctx.run_id, "day": day, "rounds": 0}, day)
+        else:
+            self.finish_interrupted(day)
+        self._answer_inline(day)
+        st = self._state(day)
+        for k, v in (st.values.get("timings") or {}).items():
+            self.node_s[k] = self.node_s.get(k, 0.0) + v
+
+    def _answer_inline(self, day: int) -> None:
+        if self.approver is None:
+            return
+        for _ in range(10):  # each round must decide something, else stop asking
+            st = self._state(day)
+            if not st.interrupts:
+                return
+            payload = st.interrupts[0].value
+            answer = self.approver.decide(payload["cards"])
+            if not answer:
+                return
+            try:
+                validate_answer(answer, {c["action_id"]: c for c in payload["cards"]})
+            except ApprovalError:
+                return
+            self._invoke(_resume(answer), day)
+            after = self._state(day)
+            left = after.interrupts[0].value["cards"] if after.interrupts else []
+            if len(left) >= len(payload["cards"]):
+                return
+
+    def expire_due(self, day: int) -> int:
+        """Expire pending actions whose deadline is the close of ``day``; returns how many."""
+        deadline = self.ctx.approval.deadline_days
+        with self.ctx.store.session() as s:
+            days = sorted(s.scalars(select(Action.day).distinct().where(
+                Action.run_id == self.ctx.run_id, Action.status == "pending",
+                Action.day + deadline <= day)))
+        n = 0
+        for k in days:
+            self.finish_interrupted(k)
+            st = self._state(k)
+            if st.interrupts:
+                n += len(st.interrupts[0].value["cards"])
+                self._invoke(_resume({"expire": True,
+                                      "reason": f"no answer by the close of day {day}"}), k)
+        return n
+
+    # -- closing
+    def close_day(self) -> dict[str, Any]:
+        """Step the simulator over the open day with its executed lines; open the next."""
+        ctx, store = self.ctx, self.ctx.store
+        shop, run_id = ctx.shop, ctx.run_id
+        day = shop.day
+        with store.session() as s:
+            run = s.get(Run, run_id)
+            if run.current_day != day:
+                raise RunStateError(
+                    f"run {run_id}: the store's open day is {run.current_day} but this process "
+                    f"holds day {day}; another process is running it"
+                )
+            lines = [p for (p,) in s.execute(select(Execution.params).where(
+                Execution.run_id == run_id, Execution.applied_day == day)
+                .order_by(Execution.id))]
+            view = shop.view()
+            result = shop.close_day(lines)
+            totals = {
+                "demand": float(result.demand.sum()), "sales": float(result.sales.sum()),
+                "lost": float(result.lost.sum()), "expired": float(result.expired.sum()),
+                "ordered": float(result.ordered.sum()), "refused": float(result.refused.sum()),
+                "stockout_sku_days": int(((result.demand + view.backlog - result.sales) > 1e-9)
+                                         .sum()),
+                "inventory_units": float(view.on_hand.sum()),
+                "promo_sku_days": int((result.discount > 0).sum()),
+                "lines_applied": len(lines),
+            }
+            s.add(DayOutcome(run_id=run_id, day=day, profit=float(result.profit),
+                             breakdown={k: float(v) for k, v in result.breakdown.items()},
+                             totals=totals))
+            s.add(FeedbackEvent(event_key=f"outcome:{run_id}:{day}", run_id=run_id, day=day,
+                                kind="outcome", sku=None,
+                                payload={"profit": float(result.profit), **totals}))
+            sig_blob = store.get_blob(run_id, "signals", session=s) or {}
+            cursor = int(sig_blob.get("cursor", 0))
+            if ctx.signals is not None:
+                ctx.signals.observe_day(result, shop.sim)
+                fb = s.execute(select(FeedbackEvent.id, FeedbackEvent.day, FeedbackEvent.sku,
+                                      FeedbackEvent.payload).where(
+                    FeedbackEvent.run_id == run_id, FeedbackEvent.kind == "approval",
+                    FeedbackEvent.id > cursor).order_by(FeedbackEvent.id)).all()
+                if fb:
+                    ctx.signals.observe_feedback(
+                        [{**p, "sku": sku, "day": d} for _, d, sku, p in fb])
+                    cursor = int(fb[-1][0])
+                store.put_blob(run_id, "signals",
+                               {"bytes": ctx.signals.to_bytes(), "cursor": cursor}, session=s)
+            store.put_blob(run_id, f"sim:{day + 1}", shop.sim, session=s)
+            old = day + 1 - _KEEP_BLOB_DAYS
+            store.delete_blobs(run_id, [f"sim:{old}", f"sense:{old}", f"plan:{old}"], s)
+            run.current_day = day + 1
+            if run.horizon_days is not None and day + 1 >= run.horizon_days:
+                run.status = "finished"
+        return {"day": day, "profit": float(result.profit)}
+
+    def run_day(self) -> dict[str, Any]:
+        """Decide, expire and close the open day."""
+        day = self.ctx.shop.day
+        self.decide_day(day)
+        self.expire_due(day)
+        return self.close_day()
+
+    def run(self, days: int, progress: bool = False) -> None:
+        """Run ``days`` days (fewer if the horizon comes first), with a progress bar."""
+        ctx = self.ctx
+        left = min(days, max(0, ctx.shop.horizon_days - ctx.shop.day))
+        if left <= 0:
+            return
+        if not progress:
+            for _ in range(left):
+                self.run_day()
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        total = 0.0
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as bar:
+            task = bar.add_task(f"run {ctx.run_id}", total=left)
+            for _ in range(left):
+                out = self.run_day()
+                total += out["profit"]
+                pend = count_pending(ctx.store, ctx.run_id)
+                bar.update(task, advance=1, description=(
+                    f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, "
+                    f"{pend} pending"))
+
+
+def _resume(answer: Mapping[str, Any]) -> Any:
+    from langgraph.types import Command
+
+    return Command(resume=dict(answer))
+
+
+# ---------------------------------------------------------------------------- queries
+def count_pending(store: Store, run_id: str | None = None) -> int:
+    """Actions waiting for a person (in one run or all)."""
+    with store.session() as s:
+        q = select(func.count()).select_from(Action).where(Action.status == "pending")
+        if run_id:
+            q = q.where(Action.run_id == run_id)
+        return int(s.scalar(q) or 0)
+
+
+def pending_cards(store: Store, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The decision cards of every pending action, oldest first."""
+    with store.session() as s:
+        q = select(Action.card).where(Action.status == "pending").order_by(Action.id)
+        if run_id:
+            q = q.where(Action.run_id == run_id)
+        return [c for (c,) in s.execute(q) if c]
+
+
+def summarize_run(store: Store, run_id: str) -> RunSummary:
+    """The summary of a run from the store."""
+    with store.session() as s:
+        run = s.get(Run, run_id)
+        if run is None:
+            raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}")
+        outs = s.execute(select(DayOutcome.profit, DayOutcome.breakdown, DayOutcome.totals)
+                         .where(DayOutcome.run_id == run_id)).all()
+        statuses = dict(s.execute(select(Action.status, func.count()).where(
+            Action.run_id == run_id).group_by(Action.status)).all())
+        decisions = dict(s.execute(select(Approval.decision, func.count()).where(
+            Approval.run_id == run_id).group_by(Approval.decision)).all())
+        refusals = dict(s.execute(select(RuleEvent.rule, func.count()).where(
+            RuleEvent.run_id == run_id, RuleEvent.outcome == "dropped")
+            .group_by(RuleEvent.rule)).all())
+        profit = sum(p for p, _, _ in outs)
+        tot: dict[str, float] = {}
+        br: dict[str, float] = {}
+        for _, b, t in outs:
+            for k, v in t.items():
+                tot[k] = tot.get(k, 0.0) + float(v)
+            for k, v in b.items():
+                br[k] = br.get(k, 0.0) + float(v)
+        n_days = len(outs)
+        demand = tot.get("demand", 0.0)
+        kpis = {
+            "days": float(n_days), "profit": profit, "revenue": br.get("revenue", 0.0),
+            "fill_rate": tot.get("sales", 0.0) / demand if demand > 0 else float("nan"),
+            "lost_units": tot.get("lost", 0.0), "waste_units": tot.get("expired", 0.0),
+            "stockout_sku_days": tot.get("stockout_sku_days", 0.0),
+            "ordered_units": tot.get("ordered", 0.0), "promo_cost": br.get("promotion", 0.0),
+            "avg_inventory_units": tot.get("inventory_units", 0.0) / n_days if n_days else 0.0,
+        }
+        return RunSummary(
+            run_id=run_id, shop_id=run.shop_id, scenario=run.scenario, seed=run.seed,
+            policy=run.policy, approval_mode=run.approval_mode, start_day=run.start_day,
+            current_day=run.current_day, days_closed=n_days, profit=profit, kpis=kpis,
+            statuses={k: int(v) for k, v in statuses.items()},
+            decisions={k: int(v) for k, v in decisions.items()},
+            refusals={k: int(v) for k, v in refusals.items()},
+            pending=int(statuses.get("pending", 0)), db_url=store.safe_url,
+        )
+
+
+# ---------------------------------------------------------------------------- entry points
+def run_simulated(
+    scenario: str = "steady",
+    days: int = 28,
+    approval_mode: str = "risky",
+    approver: str | Approver | None = "scripted",
+    db_url: str | None = None,
+    *,
+    policy: str = "base_stock",
+    seed: int = 0,
+    rules_path: str | None = None,
+    signals: str = "auto",
+    approval: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    shop_id: str | None = None,
+) -> RunSummary:
+    """Start a simulated run and run ``days`` days of it; the lead's ``shopops demo`` hook.
+
+    Args:
+        scenario: scenario name or file.
+        days: days to run (stops at the horizon).
+        approval_mode: ``auto`` | ``confirm`` | ``risky``.
+        approver: ``scripted`` | ``accept`` | ``reject`` | ``terminal`` | ``none`` or an
+            :class:`~agent.approvals.Approver`; ``none`` leaves approvals pending.
+        db_url: the store (default ``$SHOPOPS_DB`` or ``~/.shopops/shopops.db``).
+        policy: registry name of the policy.
+        seed: episode seed.
+        rules_path: rules file.
+        signals: ``auto`` | ``hub`` | ``ema``.
+        approval: other :class:`~tools.risk.ApprovalPolicy` fields (threshold, ...).
+        progress: show a progress bar.
+        shop_id: the shop's name (default ``sim-<scenario>``).
+    """
+    from pydantic import ValidationError
+
+    try:
+        ap = ApprovalPolicy.model_validate({**(approval or {}), "mode": approval_mode})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise AgentConfigError(
+            f"approval.{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
+        ) from None
+    if days < 1:
+        raise AgentConfigError(f"days: must be at least 1; got {days}")
+    appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
+    store = open_store(db_url)
+    try:
+        opts = RunOptions(scenario=scenario, seed=seed, policy=policy, approval=ap,
+                          rules_path=rules_path, shop_id=shop_id, signals=signals)
+        run_id = create_run(store, opts)
+        return _drive(store, run_id, days, appr, progress)
+    finally:
+        store.close()
+
+
+def resume_run(
+    run_id: str,
+    days: int | None = None,
+    approver: str | Approver | None = "scripted",
+    db_url: str | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """Continue ``run_id`` after a crash or a pause: finish the open day, then ``days`` more
+    (``None``: only finish what was interrupted and close that day)."""
+    appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
+    store = open_store(db_url)
+    try:
+        return _drive(store, run_id, days if days is not None else 1, appr, progress)
+    finally:
+        store.close()
+
+
+def _drive(store: Store, run_id: str, days: int, approver: Approver | None,
+           progress: bool) -> RunSummary:
+    from agent.checkpoint import open_checkpointer
+
+    t0 = time.perf_counter()
+    ctx = load_context(store, run_id)
+    if ctx.shop.done:
+        raise RunStateError(f"run {run_id} reached its horizon (day {ctx.shop.day}); "
+                            "start a new run")
+    with open_checkpointer(store.url) as saver:
+        runner = Runner(ctx, saver, approver)
+        runner.run(days, progress=progress)
+    summary = summarize_run(store, run_id)
+    summary.wall_s = time.perf_counter() - t0
+    summary.node_s = {k: round(v, 4) for k, v in runner.node_s.items()}
+    return summary
+
+
+def answer_pending(
+    store: Store,
+    checkpointer: Any,
+    run_id: str,
+    day: int,
+    answer: Mapping[str, Any],
+    *,
+    shop_factory: ShopFactory | None = None,
+) -> dict[str, Any]:
+    """Answer the pending actions of ``run_id``'s ``day`` from any process.
+
+    Validates ``answer`` against the open cards first (:class:`ApprovalError` names the bad
+    part), then resumes the day's thread with ``Command(resume=answer)``: accepted and edited
+    actions execute on the shop's open day. Returns the thread's status after the answer.
+    """
+    from agent.graph import build_graph
+
+    cards = {c["action_id"]: c for c in pending_cards(store, run_id) if c["day"] == day}
+    if not cards:
+        raise ApprovalError(f"run {run_id} has no pending actions on day {day}")
+    validate_answer(answer, cards)
+    ctx = load_context(store, run_id, with_policy=False, shop_factory=shop_factory)
+    graph = build_graph(checkpointer)
+    cfg = {"configurable": {"thread_id": thread_id(run_id, day)}}
+    st = graph.get_state(cfg)
+    if not st.interrupts:
+        if st.next:  # a crash left it between nodes: finish to the interrupt first
+            graph.invoke(None, cfg, context=ctx, durability="sync")
+        if not graph.get_state(cfg).interrupts:
+            raise RunStateError(f"run {run_id} day {day}: the thread is not waiting for approval")
+    graph.invoke(_resume(answer), cfg, context=ctx, durability="sync")
+    after = graph.get_state(cfg)
+    left = after.interrupts[0].value["cards"] if after.interrupts else []
+    return {"thread_id": thread_id(run_id, day), "still_pending": [c["action_id"] for c in left],
+            "finished": not after.next}
+
+
+def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - maintenance helper
+    """Remove a run's rows (not its checkpoints)."""
+    from agent.store.models import Blob, PlanRecord
+
+    with store.session() as s:
+        for model in (Execution, Approval, RuleEvent, FeedbackEvent, DayOutcome, Blob):
+            s.execute(delete(model).where(model.run_id == run_id))
+        s.execute(delete(Action).where(Action.run_id == run_id))
+        s.execute(delete(PlanRecord).where(PlanRecord.run_id == run_id))
+        s.execute(delete(Run).where(Run.id == run_id))
+
