@@ -24,11 +24,17 @@ class DriftConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     detector: Literal["adwin", "page_hinkley"] = Field(
-        default="adwin", description="River detector run on each SKU's residuals."
+        default="page_hinkley", description="River detector run on each SKU's residuals."
     )
     adwin_delta: float = Field(default=0.002, gt=0, lt=1, description="ADWIN confidence.")
     ph_delta: float = Field(default=0.5, ge=0, description="Page-Hinkley tolerated drift.")
-    ph_threshold: float = Field(default=12.0, gt=0, description="Page-Hinkley alarm level.")
+    ph_threshold: float = Field(default=5.0, gt=0, description="Page-Hinkley alarm level.")
+    min_instances: int = Field(
+        default=30, ge=1, description="Residuals a fresh detector sees before it may fire."
+    )
+    clip: float = Field(
+        default=3.0, gt=0, description="Residuals are clipped to +-clip (one outlier is no drift)."
+    )
     grace_periods: int = Field(default=21, ge=0, description="No alerts this early in a SKU.")
     cooldown_periods: int = Field(default=7, ge=0, description="No alerts right after one.")
     min_size: float = Field(
@@ -60,9 +66,11 @@ class DriftMonitor:
         from river import drift
 
         if self.config.detector == "adwin":
-            return drift.ADWIN(delta=self.config.adwin_delta, clock=1, grace_period=5)
+            return drift.ADWIN(
+                delta=self.config.adwin_delta, clock=1, grace_period=self.config.min_instances
+            )
         return drift.PageHinkley(
-            min_instances=5,
+            min_instances=self.config.min_instances,
             delta=self.config.ph_delta,
             threshold=self.config.ph_threshold,
             mode="both",
@@ -85,10 +93,10 @@ class DriftMonitor:
         self.resize(int(idx.max()) + 1 if idx.size else 0)
         fired: list[int] = []
         dets = self.detectors
+        clipped = np.clip(residual, -cfg.clip, cfg.clip)
         for k in np.flatnonzero(~np.isnan(residual)).tolist():
-            i = int(idx[k])
-            det = dets[i]
-            det.update(float(residual[k]))
+            det = dets[int(idx[k])]
+            det.update(float(clipped[k]))
             if det.drift_detected:
                 fired.append(k)
         if residual.size:

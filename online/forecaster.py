@@ -105,7 +105,7 @@ def nb_quantiles(mean: np.ndarray, phi: np.ndarray, q: float) -> np.ndarray:
     return np.where(mean > _EPS, out, 0.0).astype(float)
 
 
-_SKU_FLOAT = ("level", "fast", "slow", "n_obs", "units", "d_num", "d_den")
+_SKU_FLOAT = ("level", "fast", "slow", "n_obs", "n_ref", "units", "d_num", "d_den")
 
 
 class DemandForecaster:
@@ -365,8 +365,11 @@ class DemandForecaster:
         self.fast[idx] = np.where(
             first, z_first, self.fast[idx] + cfg.alpha_fast * (z - self.fast[idx])
         )
-        a_s = np.maximum(cfg.alpha_slow, 1.0 / (n + 1.0 + pw))
+        # the reference is a running mean of the current regime (restarted by adapt)
+        n_ref = self.n_ref[idx]
+        a_s = np.maximum(cfg.alpha_slow, 1.0 / (n_ref + 1.0 + pw))
         self.slow[idx] = np.where(first, z_first, self.slow[idx] + a_s * (z - self.slow[idx]))
+        self.n_ref[idx] = n_ref + 1.0
 
         # season and dispersion from uncensored periods with a usable level
         ok = ~censored & (lev > _EPS)
@@ -443,6 +446,7 @@ class DemandForecaster:
         """Drift confirmed for ``idx``: jump to the fast level and learn fast for a while."""
         self.level[idx] = self.fast[idx]
         self.slow[idx] = self.fast[idx]
+        self.n_ref[idx] = 0.0
         self.boost_until[idx] = period + 1 + self.config.adapt_periods
 
     def change_size(self, idx: np.ndarray) -> np.ndarray:

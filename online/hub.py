@@ -475,7 +475,10 @@ class SignalHub:
             X = self._features(idx, day)
             pos = np.full(n, fc.season_pos(day))
             out = fc.learn_many(idx, y, X, pos, censored, day)
-            fired = self.drift.update_many(idx, out["residual"], day)
+            residual = out["residual"]
+            if self.calendar.windows:  # a known festival is not a drift
+                residual = np.where(X[:, 4:7].any(axis=1), np.nan, residual)
+            fired = self.drift.update_many(idx, residual, day)
             if fired.size:
                 hit = idx[fired]
                 size = fc.change_size(hit)

@@ -132,11 +132,18 @@ def events_from_day(
     return out
 
 
-def register_from_sim(hub: SignalHub, sim: MarketSimulator) -> int:
-    """Declare the simulator's catalogue (ids, categories, list prices) to ``hub``."""
+def register_from_sim(hub: SignalHub, sim: MarketSimulator, launched_only: bool = True) -> int:
+    """Declare the simulator's catalogue (ids, categories, list prices) to ``hub``.
+
+    With ``launched_only`` (default) SKUs not yet on sale are left out: they register
+    themselves with their first sale (and start from their category's level).
+    """
     c = sim.catalog
+    keep = np.flatnonzero(c.launch_day <= sim.day) if launched_only else np.arange(sim.n)
     return hub.register_skus(
-        list(c.sku_ids), [c.category_names[k] for k in c.category], c.price.tolist()
+        [c.sku_ids[i] for i in keep],
+        [c.category_names[c.category[i]] for i in keep],
+        c.price[keep].tolist(),
     )
 
 
