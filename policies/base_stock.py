@@ -359,10 +359,18 @@ class TunedBaseStockPolicy(BaseStockPolicy):
 
     def reset(self, sim: MarketSimulator) -> None:
         if self.path is None and self._loaded_for != sim.spec.name:
-            own = tuned_path(sim.spec.name)
+            own, fallback = tuned_path(sim.spec.name), tuned_path("default")
             if own.exists() or not self.fallback:
                 self._load(own)
+            elif fallback.exists():
+                self._load(fallback)
             else:
-                self._load(tuned_path("default"))
+                raise PolicyArtifactError(
+                    f"no tuned parameters for scenario {sim.spec.name!r} ({own}) and no "
+                    f"fallback ({fallback}); run `shopops train base-stock --scenario "
+                    f"{sim.spec.name}` or create the fallback with `shopops train base-stock "
+                    "--scenario steady,festival,disruption,drift,fresh --seeds 1000,1001 "
+                    "--shared --out policies/tuned/default.json`"
+                )
             self._loaded_for = sim.spec.name
         super().reset(sim)

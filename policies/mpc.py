@@ -52,7 +52,8 @@ class MPCPolicy:
         order_factors: order-up-to multiples of the base policy's level tried (stage 2).
         base: the policy that runs the simulated futures after today (default: the tuned
             base-stock heuristic, ``base_stock_tuned``).
-        seed: seeds the sampled futures (``seed``, day and sample index give each fork's seed).
+        seed: seeds the sampled futures (``seed``, day and sample index give each fork's
+            seed; nothing about the real episode's random numbers is used).
         min_gain: a candidate replaces the base choice for a SKU only if its mean lookahead
             profit is higher by at least this much (currency), to avoid chasing noise.
     """
@@ -114,7 +115,6 @@ class MPCPolicy:
         self._promo_daily = costs.promo_daily_cost
         self._max_disc = c.max_discount
         self._sim_id = id(sim)
-        self._episode_seed = sim.seed
 
     # ------------------------------------------------------------------ scoring
     def _sku_profit(self, r: DayResult, after: ShopView, prev_disc: np.ndarray) -> np.ndarray:
@@ -165,7 +165,7 @@ class MPCPolicy:
             self.reset(sim)
         n = sim.n
         seeds = [
-            hash((self.seed, self._episode_seed, view.day, k)) & 0x7FFF_FFFF
+            hash((self.seed, view.day, k)) & 0x7FFF_FFFF
             for k in range(self.samples)
         ]
         base_plan = self.base.act(view, sim)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -182,9 +183,16 @@ def train_ppo_run(cfg: PPOTrainConfig, progress: bool = False) -> dict[str, Any]
         device=cfg.device,
         verbose=0,
     )
+    before = [p.detach().clone() for p in model.policy.parameters()]
     t0 = time.perf_counter()
-    model.learn(total_timesteps=cfg.timesteps, callback=_Curve(), progress_bar=progress)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="rich is experimental")
+        model.learn(total_timesteps=cfg.timesteps, callback=_Curve(), progress_bar=progress)
     seconds = time.perf_counter() - t0
+    change = float(
+        sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.policy.parameters(), before,
+                                                          strict=True)) ** 0.5
+    )
     model.save(out / "model.zip")
     venv.save(str(out / "vecnormalize.pkl"))
     _write_curve(out, rows)
@@ -199,6 +207,7 @@ def train_ppo_run(cfg: PPOTrainConfig, progress: bool = False) -> dict[str, Any]
         "last_mean_episode_profit": float(np.mean(tail)) if tail else float("nan"),
         "first_episode_profit": profits[0] if profits else None,
         "n_skus": int(cfg._spec.n_skus),
+        "param_change_l2": change,
         "truncation": "bootstrapped by SB3 (TimeLimit.truncated + terminal_observation)",
     }
     (out / "run.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

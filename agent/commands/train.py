@@ -108,6 +108,7 @@ def train_ppo(
         str | None, typer.Option(help="Run folder (default artifacts/ppo/<scenario>__<seed>).")
     ] = None,
     n_steps: Annotated[int, typer.Option(help="Rollout steps per env per update.")] = 180,
+    batch_size: Annotated[int, typer.Option(help="Minibatch size.")] = 180,
     learning_rate: Annotated[float, typer.Option(help="Adam learning rate.")] = 3e-4,
     device: Annotated[str, typer.Option(help="Torch device (cpu, cuda, auto).")] = "cpu",
 ) -> None:
@@ -117,8 +118,9 @@ def train_ppo(
     ``run.json`` (the budget, hyperparameters and final figures) to the run folder;
     ``make_policy("ppo", path=<folder>)`` loads it.
     """
-    from policies.ppo_train import PPOTrainConfig, train_ppo_run
     from rich.console import Console
+
+    from policies.ppo_train import PPOTrainConfig, train_ppo_run
 
     cfg = PPOTrainConfig(
         scenario=scenario,
@@ -127,6 +129,7 @@ def train_ppo(
         seed=seed,
         out=out,
         n_steps=n_steps,
+        batch_size=batch_size,
         learning_rate=learning_rate,
         device=device,
     )
