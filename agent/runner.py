@@ -59,6 +59,7 @@ __all__ = [
     "load_context",
     "pending_cards",
     "resume_run",
+    "run_shop_days",
     "run_simulated",
     "summarize_run",
 ]
@@ -82,7 +83,7 @@ class RunOptions:
         exec_chunk: actions executed per transaction.
     """
 
-    scenario: str = "steady"
+    scenario: Any = "steady"  # a name, a path or a ScenarioSpec
     seed: int = 0
     policy: str = "base_stock"
     approval: ApprovalPolicy = dataclasses.field(default_factory=ApprovalPolicy)
@@ -153,9 +154,10 @@ def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
     with store.session() as s:
         if s.get(Shop, shop_id) is None:
             s.add(Shop(id=shop_id, backend="sim", approval_mode=opts.approval.mode,
-                       config={"scenario": str(opts.scenario)}))
+                       config={"scenario": sim.spec.name}))
             s.flush()
-        s.add(Run(id=run_id, shop_id=shop_id, scenario=str(opts.scenario), seed=opts.seed,
+        s.add(Run(id=run_id, shop_id=shop_id, scenario=sim.spec.name if not isinstance(
+                  opts.scenario, str) else opts.scenario, seed=opts.seed,
                   policy=opts.policy, approval_mode=opts.approval.mode, config=config,
                   start_day=0, current_day=0, horizon_days=sim.spec.horizon_days))
         s.flush()
@@ -496,6 +498,57 @@ def run_simulated(
         opts = RunOptions(scenario=scenario, seed=seed, policy=policy, approval=ap,
                           rules_path=rules_path, shop_id=shop_id, signals=signals)
         run_id = create_run(store, opts)
+        return _drive(store, run_id, days, appr, progress)
+    finally:
+        store.close()
+
+
+def run_shop_days(
+    *,
+    scenario: str = "steady",
+    days: int = 1,
+    policy: str = "base_stock",
+    approval_mode: str = "risky",
+    approver: str | Approver | None = None,
+    threshold: float = 0.5,
+    deadline_days: int = 2,
+    rules_path: str | None = None,
+    seed: int = 0,
+    run_id: str | None = None,
+    new: bool = False,
+    shop_id: str | None = None,
+    signals: str = "auto",
+    db_url: str | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """``shopops run``: continue ``run_id`` (or the shop's open run) or start one; run days.
+
+    A new run takes the approval settings given here; a continued run keeps its own.
+    """
+    from pydantic import ValidationError
+
+    appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
+    store = open_store(db_url)
+    try:
+        if run_id is None and not new:
+            sid = shop_id or f"sim-{scenario}"
+            with store.session() as s:
+                run_id = s.scalar(select(Run.id).where(Run.shop_id == sid, Run.status == "open",
+                                                       Run.kind == "run")
+                                  .order_by(Run.created_at.desc()).limit(1))
+        if run_id is None:
+            try:
+                ap = ApprovalPolicy(mode=approval_mode, threshold=threshold,
+                                    deadline_days=deadline_days)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise AgentConfigError(
+                    f"{'.'.join(map(str, err['loc']))}: {err['msg']} "
+                    f"(got {err.get('input')!r})"
+                ) from None
+            run_id = create_run(store, RunOptions(
+                scenario=scenario, seed=seed, policy=policy, approval=ap,
+                rules_path=rules_path, shop_id=shop_id, signals=signals))
         return _drive(store, run_id, days, appr, progress)
     finally:
         store.close()

@@ -98,8 +98,8 @@ def apply_guardrails(
         view: this morning's view (stock, prices, costs, caps, minimum order quantities).
         rules: the shop's rules.
         category_names: names of the category indices in ``view.category``.
-        forecast: expected daily sales per SKU (default: the larger of the 7- and 28-day
-            sales averages); used for cover days and urgency.
+        forecast: expected daily sales per SKU; cover days and urgency use the larger of it
+            and the 7- and 28-day sales averages.
         spent_today: purchase-order value already executed today (counts against budgets).
         spent_this_week: value executed this shop week before today.
         shop_capacity: the backend's own warehouse limit (the rules' value wins if smaller).
@@ -214,9 +214,11 @@ def apply_guardrails(
     dur = np.where(pset, dur, 0)
 
     # 6. order size limits
-    if forecast is None:
-        forecast = np.maximum(np.asarray(view.sales_ema7), np.asarray(view.sales_ema28))
-    fc = np.maximum(np.asarray(forecast, dtype=float), 0.0)
+    fc = np.maximum(np.asarray(view.sales_ema7, dtype=float),
+                    np.asarray(view.sales_ema28, dtype=float))
+    if forecast is not None:  # a model's forecast may lift the limit, never cut it to zero
+        fc = np.maximum(fc, np.asarray(forecast, dtype=float))
+    fc = np.maximum(fc, 0.0)
     cat_units = _cat_values(rules, names, "max_units_per_order", rules.max_units_per_order)[cat]
     m = (qty > 0) & ~np.isnan(cat_units) & (qty > cat_units)
     before_q = qty.copy()

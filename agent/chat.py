@@ -1,0 +1,240 @@
+"""The approval chat: list pending decisions, show cards, explain, approve / edit / reject.
+
+:class:`ChatSession` turns one line of text into an answer; the ``shopops chat`` command
+loops over a terminal (or over ``--say`` lines when unattended). Commands and short phrases
+work without any model::
+
+    list | pending | what's pending            the open decisions
+    show 12 | card 12                          a decision card
+    why 12 | why is 12 risky?                  the card's reasons in words
+    accept 12 [reason] | approve 12 | ok 12    approve (also: "accept all [reason]")
+    edit 12 qty=30 [reason]                    change a restock's quantity
+    edit 12 discount=0.1 days=5 [reason]       change a promotion
+    reject 12 <reason> | no 12 <reason>        reject (a reason is required)
+    executed [N] | what was executed           the last executions
+    help | quit
+
+Where a chat model is configured (``--model module:factory`` returning any LangChain chat
+model, e.g. one pointing at a local OpenAI-compatible server), other questions go to it with
+the shop's read-only tools; without one, the session says which commands exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from agent.cards import card_brief, render_card
+from agent.errors import AgentConfigError, ApprovalError, ShopOpsError
+from agent.runner import answer_pending, pending_cards
+from agent.store import Store
+from agent.store.models import Execution
+
+__all__ = ["ChatSession", "load_chat_model"]
+
+_ID = r"#?(\d+)"
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("help", re.compile(r"^(help|\?|commands)$", re.I)),
+    ("quit", re.compile(r"^(quit|exit|bye|q)$", re.I)),
+    ("list", re.compile(r"^(list|ls|pending|what'?s pending\??|show pending|open)$", re.I)),
+    ("executed", re.compile(r"^(executed|done|what was executed\??|history)(?:\s+(\d+))?$",
+                            re.I)),
+    ("show", re.compile(rf"^(?:show|card|details?)\s+{_ID}$", re.I)),
+    ("why", re.compile(rf"^why(?:\s+is)?\s+{_ID}(?:\s+risky)?\??$", re.I)),
+    ("accept_all", re.compile(r"^(?:accept|approve)\s+all(?:\s+(.*))?$", re.I)),
+    ("accept", re.compile(rf"^(?:accept|approve|ok|yes)\s+{_ID}(?:\s+(.*))?$", re.I)),
+    ("reject", re.compile(rf"^(?:reject|no|decline)\s+{_ID}(?:\s+(.*))?$", re.I)),
+    ("edit", re.compile(rf"^(?:edit|change)\s+{_ID}\s+(.*)$", re.I)),
+]
+_EDIT_KV = re.compile(r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*"
+                      r"([0-9.]+%?)", re.I)
+
+
+class ChatSession:
+    """One person's approval conversation over a store.
+
+    Args:
+        store: the open store.
+        checkpointer: an open LangGraph checkpointer on the same database.
+        by: who is deciding (recorded with every approval).
+        run_id: restrict to one run (default: all runs).
+        model: an optional LangChain chat model for free-form questions.
+        tools: LangChain tools given to the model.
+    """
+
+    def __init__(self, store: Store, checkpointer: Any, by: str, run_id: str | None = None,
+                 model: Any = None, tools: list[Any] | None = None) -> None:
+        self.store, self.saver, self.by, self.run_id = store, checkpointer, by, run_id
+        self.model, self.tools = model, tools or []
+
+    # ------------------------------------------------------------------ dispatch
+    def handle(self, line: str) -> Any:
+        """The reply to ``line`` (a string or a rich renderable); ``None`` means quit."""
+        line = line.strip()
+        if not line:
+            return ""
+        for name, pat in _PATTERNS:
+            m = pat.match(line)
+            if m:
+                if name == "quit":
+                    return None
+                try:
+                    return getattr(self, f"_do_{name}")(*m.groups())
+                except ShopOpsError as exc:
+                    return f"[red]{exc}[/red]"
+        return self._free_form(line)
+
+    def _cards(self) -> dict[int, dict]:
+        return {c["action_id"]: c for c in pending_cards(self.store, self.run_id)}
+
+    def _card(self, aid: str) -> dict:
+        card = self._cards().get(int(aid))
+        if card is None:
+            raise ApprovalError(f"#{aid} is not waiting for a decision; `list` shows which are")
+        return card
+
+    def _do_help(self, *_: Any) -> str:
+        return __doc__.split("::", 1)[1].split("Where a chat", 1)[0].rstrip()
+
+    def _do_list(self, *_: Any) -> str:
+        cards = self._cards()
+        if not cards:
+            return "Nothing is waiting for a decision."
+        return "\n".join([f"{len(cards)} decisions waiting:"] + [card_brief(c) for c in
+                                                                 cards.values()])
+
+    def _do_show(self, aid: str) -> Any:
+        return render_card(self._card(aid))
+
+    def _do_why(self, aid: str) -> str:
+        c = self._card(aid)
+        why, risk, eff = c["why"], c["risk"], c.get("effect", {})
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items() if v > 0) or "none"
+        text = [f"#{aid} {c['summary']} waits because its risk {risk['score']:.2f} is mostly "
+                f"{risk['top']} ({parts})."]
+        text.append(f"Forecast {why['forecast_per_day']:.2f}/day, {why['band_days']}-day band "
+                    f"{why['band'][0]:.0f}..{why['band'][1]:.0f}; on hand {why['on_hand']:.0f}, "
+                    f"on order {why['on_order']:.0f}, cover "
+                    f"{why['cover_days'] if why['cover_days'] is not None else 'unbounded'} "
+                    f"days, lead time {why['lead_time']:.0f} days.")
+        if c["kind"] == "restock":
+            text.append(f"Need over lead time + review: {why['need_units']:.0f} units (up to "
+                        f"{why.get('need_upper_units', why['need_units']):.0f} at the upper "
+                        f"band); the order is worth {why['value']:.2f}.")
+        if eff:
+            text.append(f"What-if: {eff['profit_delta']:+.2f} profit on this SKU over "
+                        f"{eff['horizon_days']} days versus no action (whole plan "
+                        f"{eff['plan_profit_delta']:+.2f}).")
+        for r in c.get("rules", []):
+            text.append(f"Rule {r['rule']} {r['outcome']} it: {r['detail']}.")
+        return " ".join(text)
+
+    def _answer(self, decisions: dict[int, dict]) -> str:
+        cards = self._cards()
+        by_day: dict[tuple[str, int], dict[str, dict]] = {}
+        for aid, d in decisions.items():
+            c = cards.get(aid)
+            if c is None:
+                raise ApprovalError(f"#{aid} is not waiting for a decision")
+            by_day.setdefault((c["run_id"], c["day"]), {})[str(aid)] = d
+        out = []
+        for (run_id, day), ds in by_day.items():
+            res = answer_pending(self.store, self.saver, run_id, day,
+                                 {"by": self.by, "decisions": ds})
+            left = len(res["still_pending"])
+            out.append(f"run {run_id} day {day}: recorded {len(ds)} decision(s)"
+                       + (f"; {left} still waiting" if left else "; that day is complete"))
+        return "\n".join(out)
+
+    def _do_accept(self, aid: str, reason: str | None) -> str:
+        return self._answer({int(aid): {"choice": "accept", "reason": reason or ""}})
+
+    def _do_accept_all(self, reason: str | None) -> str:
+        cards = self._cards()
+        if not cards:
+            return "Nothing is waiting for a decision."
+        return self._answer({a: {"choice": "accept", "reason": reason or "accepted all"}
+                             for a in cards})
+
+    def _do_reject(self, aid: str, reason: str | None) -> str:
+        if not reason:
+            return "A rejection needs a reason: `reject 12 supplier is unreliable`."
+        return self._answer({int(aid): {"choice": "reject", "reason": reason}})
+
+    def _do_edit(self, aid: str, rest: str) -> str:
+        card = self._card(aid)
+        d: dict[str, Any] = {"choice": "edit"}
+        for key, val in _EDIT_KV.findall(rest):
+            k = key.lower()
+            if k in ("qty", "quantity", "units"):
+                d["quantity"] = int(float(val))
+            elif k == "discount":
+                d["discount"] = float(val[:-1]) / 100 if val.endswith("%") else float(val)
+            else:
+                d["duration_days"] = int(float(val))
+        d["reason"] = _EDIT_KV.sub("", rest).strip(" ,;")
+        fields = {"restock": ("quantity",), "promotion": ("discount", "duration_days")}
+        if not any(f in d for f in fields[card["kind"]]):
+            return (f"#{aid} is a {card['kind']}: say "
+                    + ("`edit 12 qty=30 reason`" if card["kind"] == "restock"
+                       else "`edit 12 discount=0.1 days=5 reason`"))
+        return self._answer({int(aid): d})
+
+    def _do_executed(self, _word: str, n: str | None) -> str:
+        limit = int(n or 10)
+        with self.store.session() as s:
+            q = select(Execution).order_by(Execution.id.desc()).limit(limit)
+            if self.run_id:
+                q = q.where(Execution.run_id == self.run_id)
+            rows = s.scalars(q).all()
+        if not rows:
+            return "Nothing has been executed yet."
+        from tools.actions import line_summary
+
+        return "\n".join(f"run {e.run_id} day {e.day} (applied day {e.applied_day}): "
+                         f"{line_summary(e.params)}" for e in rows)
+
+    # ------------------------------------------------------------------ model
+    def _free_form(self, line: str) -> str:
+        if self.model is None:
+            return ("I did not understand that, and no chat model is configured "
+                    "(--model module:factory). Type `help` for the commands.")
+        from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
+
+        model = self.model.bind_tools(self.tools) if self.tools else self.model
+        tools = {t.name: t for t in self.tools}
+        msgs: list[Any] = [SystemMessage(content=(
+            "You help a shop owner review an operations agent's pending decisions. Pending:\n"
+            + self._do_list())), HumanMessage(content=line)]
+        for _ in range(5):
+            reply = model.invoke(msgs)
+            msgs.append(reply)
+            calls = getattr(reply, "tool_calls", None) or []
+            if not calls:
+                return str(reply.content)
+            for call in calls:
+                tool = tools.get(call["name"])
+                result = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
+                msgs.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
+        return "The model kept calling tools without answering; stopped after 5 rounds."
+
+
+def load_chat_model(spec: str) -> Any:
+    """Build a chat model from ``module:factory`` (the factory takes no arguments).
+
+    Raises:
+        AgentConfigError: the spec is malformed or the factory cannot be imported.
+    """
+    import importlib
+
+    mod, _, attr = spec.partition(":")
+    if not mod or not attr:
+        raise AgentConfigError(f"--model: expected module:factory, got {spec!r}")
+    try:
+        factory: Callable[[], Any] = getattr(importlib.import_module(mod), attr)
+    except (ImportError, AttributeError) as exc:
+        raise AgentConfigError(f"--model: cannot load {spec!r}: {exc}") from None
+    return factory()

@@ -1,0 +1,98 @@
+"""``shopops chat``: the approval chat in the terminal."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("chat")(chat)
+
+
+def chat(
+    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file.")] = None,
+    run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
+    by: Annotated[str | None, typer.Option(help="Your name, recorded with decisions.")] = None,
+    say: Annotated[
+        list[str] | None, typer.Option(help="Lines to handle without a terminal (repeatable): "
+                                       "--say list --say 'accept 12 ok'.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="module:factory returning a LangChain chat model for "
+                                 "free-form questions (default $SHOPOPS_CHAT_MODEL).")
+    ] = None,
+) -> None:
+    """List pending decisions, show cards, ask why, approve / edit / reject with a reason.
+
+    Type `help` for the commands. Without a terminal and without --say it prints the pending
+    decisions and stops instead of waiting for input.
+    """
+    import sys
+
+    from rich.console import Console
+
+    from agent.chat import ChatSession, load_chat_model
+    from agent.checkpoint import open_checkpointer
+    from agent.store import open_store
+
+    console = Console()
+    who = by or os.environ.get("USER") or _user()
+    spec = model or os.environ.get("SHOPOPS_CHAT_MODEL")
+    chat_model = load_chat_model(spec) if spec else None
+    store = open_store(db)
+    try:
+        with open_checkpointer(store.url) as saver:
+            tools = _read_tools(store, run_id) if chat_model is not None else []
+            session = ChatSession(store, saver, who, run_id, chat_model, tools)
+            if say:
+                for line in say:
+                    console.print(f"[bold]> {line}[/bold]")
+                    reply = session.handle(line)
+                    if reply is None:
+                        break
+                    console.print(reply)
+                return
+            console.print(session.handle("list"))
+            if not sys.stdin.isatty():
+                console.print("No terminal: not waiting for input (use --say to answer "
+                              "unattended).")
+                return
+            console.print("Type `help` for commands, `quit` to leave.")
+            while True:
+                try:
+                    line = console.input("[bold cyan]you> [/bold cyan]")
+                except (EOFError, KeyboardInterrupt):
+                    break
+                reply = session.handle(line)
+                if reply is None:
+                    break
+                console.print(reply)
+    finally:
+        store.close()
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+def _read_tools(store, run_id):
+    """Read-only shop tools for the chat model, over the latest (or given) run's shop."""
+    from sqlalchemy import select
+
+    from agent.runner import load_context
+    from agent.store.models import Run
+    from tools.toolkit import ShopToolkit
+
+    with store.session() as s:
+        rid = run_id or s.scalar(select(Run.id).order_by(Run.created_at.desc()).limit(1))
+    if rid is None:
+        return []
+    ctx = load_context(store, rid, with_policy=False)
+    return ShopToolkit(ctx.shop, ctx.signals, ctx.rules, rid).as_langchain_tools(acting=False)
