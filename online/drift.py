@@ -49,6 +49,8 @@ class DriftMonitor:
     >>> fired = [m.learn_one({"sku": "a", "day": t}, 0.0 if t < 60 else 3.0) for t in range(90)]
     >>> 60 <= fired.index(True) < 70
     True
+    >>> m.predict_one({"sku": "a"}) < 1.0  # restarted on the new regime after the alert
+    True
     """
 
     def __init__(self, config: DriftConfig | None = None) -> None:
@@ -130,9 +132,28 @@ class DriftMonitor:
             return True
         return False
 
-    def predict_one(self, x: Mapping[str, Any]) -> bool:
-        """Whether ``x["sku"]``'s detector is in a drift state right now."""
+    def predict_one(self, x: Mapping[str, Any]) -> float:
+        """Drift evidence for ``x["sku"]``: how close its detector is to firing (1.0 fires).
+
+        Page-Hinkley: its larger cumulative deviation over the threshold; ADWIN: 1.0 if it
+        fired on the last residual, else 0.0. An unseen SKU has no evidence (0.0).
+        """
         i = self.sku_index.get(str(x["sku"]))
         if i is None or i >= len(self.detectors):
-            return False
-        return bool(self.detectors[i].drift_detected)
+            return 0.0
+        return self.evidence(np.array([i]))[0]
+
+    def evidence(self, idx: np.ndarray) -> list[float]:
+        """:meth:`predict_one` for SKU indices ``idx``."""
+        out = []
+        for i in np.asarray(idx).tolist():
+            det = self.detectors[i]
+            if det.drift_detected:
+                out.append(1.0)
+            elif self.config.detector == "page_hinkley":
+                up = det._sum_increase - det._min_increase  # River's own running statistics
+                down = det._max_decrease - det._sum_decrease
+                out.append(max(up, down, 0.0) / self.config.ph_threshold)
+            else:
+                out.append(0.0)
+        return out
