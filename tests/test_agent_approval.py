@@ -25,6 +25,7 @@ from agent.state import thread_id
 from agent.store import open_store
 from agent.store.models import Action, Approval, DayOutcome, Execution, RuleEvent
 from envs import PlanArrays
+from tests.test_store_models import pg_database  # noqa: F401  (fixture)
 from tools.risk import ApprovalPolicy
 
 
@@ -43,9 +44,14 @@ class BigOrder:
         return a
 
 
-@pytest.fixture()
-def setup(tmp_path):
-    store = open_store(str(tmp_path / "agent.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(request, tmp_path):
+    """A run in confirm mode on a SQLite file, and on PostgreSQL when a server is reachable."""
+    if request.param == "sqlite":
+        url = str(tmp_path / "agent.db")
+    else:
+        url = request.getfixturevalue("pg_database")
+    store = open_store(url)
     opts = RunOptions(scenario="steady", seed=2, policy="big_order", signals="ema",
                       approval=ApprovalPolicy(mode="confirm", whatif_horizon=10))
     run_id = create_run(store, opts, policy=BigOrder())

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from agent.store import open_store
 from agent.store.models import Action, DayOutcome, Execution, Run
+from tests.test_store_models import pg_database  # noqa: F401  (fixture)
 
 SCRIPT = textwrap.dedent('''
     import os, signal, sys
@@ -88,10 +89,12 @@ def _run(script: Path, *args: str, env_extra: dict | None = None) -> subprocess.
 
 
 @pytest.mark.slow
-def test_sigkill_mid_run_then_resume(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
     script = tmp_path / "crashrun.py"
     script.write_text(SCRIPT)
-    db = str(tmp_path / "crash.db")
+    db = (str(tmp_path / "crash.db") if backend == "sqlite"
+          else request.getfixturevalue("pg_database"))
 
     # 1. start and get killed on day 1 after 5 executions (chunks of 2: 4 committed)
     first = _run(script, "start", db, "3", env_extra={"KILL_AFTER": "5"})
@@ -128,17 +131,18 @@ def test_sigkill_mid_run_then_resume(tmp_path):
             Action.run_id == run_id, Action.day == 0, Action.status == "pending")))
         assert still == pending0  # the approval is still pending
 
-    # 3. the same two days without a crash give the same outcome
-    ref_db = str(tmp_path / "ref.db")
-    ref = _run(script, "start", ref_db, "2")
-    assert ref.returncode == 0, ref.stderr[-2000:]
-    ref_store = open_store(ref_db)
-    ref_id = ref.stdout.split()[0]
-    with ref_store.session() as s:
-        ref1 = s.get(DayOutcome, (ref_id, 1))
-        assert ref1.profit == pytest.approx(out1.profit)
-        assert ref1.totals == out1.totals
-    ref_store.close()
+    # 3. the same two days without a crash give the same outcome (backend-independent)
+    if backend == "sqlite":
+        ref_db = str(tmp_path / "ref.db")
+        ref = _run(script, "start", ref_db, "2")
+        assert ref.returncode == 0, ref.stderr[-2000:]
+        ref_store = open_store(ref_db)
+        ref_id = ref.stdout.split()[0]
+        with ref_store.session() as s:
+            ref1 = s.get(DayOutcome, (ref_id, 1))
+            assert ref1.profit == pytest.approx(out1.profit)
+            assert ref1.totals == out1.totals
+        ref_store.close()
 
     # 4. the pending approval can still be answered; its actions execute once, on day 2
     from agent.checkpoint import open_checkpointer
