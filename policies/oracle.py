@@ -38,14 +38,17 @@ relaxing constraints in its own favour, each step valid on its own:
    it through a Lagrangian bound ``min_lambda [lambda * opening + sum_t max_d (...)]``, valid
    for every ``lambda >= 0`` (weak duality).
 4. **Costs that are never negative are lower-bounded by zero**: ordering fixed costs,
-   promotion start costs, lost-sales penalties, backorder costs and waste. With backorders a
-   unit demanded on a day may be sold later, so it is credited at the list-price margin.
+   promotion start costs on opening-stock days, lost-sales penalties, backorder costs and
+   waste. With backorders a unit demanded on a day may be sold later, so it is credited at
+   the list-price margin.
 
 So ``profit_bound(sim) >= profit(policy)`` for every policy run on the same scenario and
 seed. The bound is tight where the realised optimum is "sell every unit demanded at the best
 price with stock arriving just in time"; its slack is the ordering fixed costs (a few
 hundred per supplier-month), holding that just-in-time delivery cannot avoid when lead
-times jitter, and promotion fatigue, dips and cannibalisation.
+times jitter, post-promotion dips, cannibalisation, and the discount grid (a discount
+between two grid points is credited with the upper point's demand and the lower point's
+margin; 40 intervals by default).
 
 The policy (:class:`OraclePolicy`) also *plays* with that knowledge: each day it picks per
 SKU the discount that maximises today's realised margin (using the true state through a
@@ -153,12 +156,19 @@ def _latest_arrival(arrive: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(days, axis=0)
 
 
-def profit_bound(sim: MarketSimulator, grid: int = 40) -> OracleBound:
+def profit_bound(
+    sim: MarketSimulator, grid: int = 40, fatigue_states: int = 24, work_cap: float = 2e6
+) -> OracleBound:
     """An upper bound on the episode profit any policy can make from ``sim``'s reset state.
 
     Args:
         sim: a simulator just reset to the episode's seed (day 0); it is not modified.
         grid: number of discount intervals per SKU (finer: tighter, slower).
+        fatigue_states: promotion-streak states tracked by the per-SKU dynamic programme
+            (0: drop promotion fatigue entirely, the loosest bound). Streaks beyond the last
+            state are credited with that state's (larger) lift.
+        work_cap: demand evaluations per day the programme may use; on big catalogues the
+            grid and the streak states shrink to fit (the bound stays valid, gets looser).
 
     Raises:
         PolicyConfigError: ``sim`` is not at day 0.
@@ -169,6 +179,8 @@ def profit_bound(sim: MarketSimulator, grid: int = 40) -> OracleBound:
         )
     c, spec, costs = sim.catalog, sim.spec, sim.spec.costs
     H, n = spec.horizon_days, sim.n
+    grid = int(max(2, min(grid, work_cap // max(n, 1))))
+    K = int(max(0, min(fatigue_states, work_cap // max(grid * n, 1) - 1)))
     base, elast = _exogenous_path(sim)
     # Discount grid per SKU: d_j = max_discount * j / grid (one point when no discount).
     frac = np.linspace(0.0, 1.0, grid + 1)
@@ -202,9 +214,17 @@ def profit_bound(sim: MarketSimulator, grid: int = 40) -> OracleBound:
     open_D: list[np.ndarray] = []
     open_m: list[np.ndarray] = []
     open_cost: list[np.ndarray] = []
-    for t in range(H):
+    # Promotion-streak programme (free-supply days only), run backwards in time:
+    # V[k] = best value from today on with k consecutive promoted days behind us.
+    V = np.zeros((K + 1, n))
+    fatigue = np.exp(-np.arange(K + 1)[:, None] / c.fatigue_days[None, :])  # (K+1, n)
+    nxt = np.minimum(np.arange(K + 1) + 1, K)
+    start_cost = np.zeros((K + 1, 1))
+    start_cost[0] = costs.promo_fixed_cost
+    for t in reversed(range(H)):
         cls_t = avail_class[t]
         if (cls_t == 2).all():
+            V = np.maximum(V[:1], np.where(promo_ok[None, :], V[nxt], -np.inf))
             continue
         mu0 = base[t]
         promo_mu = mu0[None, :] * np.exp(elast[t][None, :] * np.log1p(-dgrid)) * lift
@@ -227,7 +247,14 @@ def profit_bound(sim: MarketSimulator, grid: int = 40) -> OracleBound:
         allowed[1:] = promo_ok[None, :]
         val = np.where(allowed, D_opt * np.maximum(m_opt, 0.0) - cost_opt, -np.inf)
         best = np.maximum(val.max(axis=0), 0.0)
-        free_value += np.where(cls_t == 0, best, 0.0)
+        free_day = cls_t == 0
+        if K == 0:
+            free_value += np.where(free_day, best, 0.0)
+        else:
+            V = _streak_step(
+                sim, t, V, nxt, start_cost, free_day, promo_ok, mu0, elast[t], dgrid,
+                c.promo_lift, fatigue, cross_ub, val[0], m_opt[1:], costs.promo_daily_cost,
+            )
         if (cls_t == 1).any():
             open_D.append(np.where(allowed & (cls_t == 1)[None, :], D_opt, 0.0))
             open_m.append(np.where(allowed, m_opt, 0.0))
@@ -243,8 +270,36 @@ def profit_bound(sim: MarketSimulator, grid: int = 40) -> OracleBound:
             total = np.maximum(per_day, 0.0).sum(axis=0) + lam * opening
             best_lam = np.minimum(best_lam, total)
         opening_value = best_lam
+    if K > 0:
+        free_value = V[0]  # day 0 starts with no promotion running
     per_sku = free_value + opening_value
     return OracleBound(float(per_sku.sum()), per_sku, len(open_D))
+
+
+def _streak_step(sim, t, V, nxt, start_cost, free_day, promo_ok, mu0, elast, dgrid, lift,
+                 fatigue, cross_ub, off_value, m_lo, daily_cost) -> np.ndarray:
+    """One backward step of the per-SKU programme over promotion streaks.
+
+    On a free-supply day, promoting at streak ``k`` earns the best interval value with the
+    lift scaled by ``exp(-k / fatigue)``; not promoting earns ``off_value`` and resets the
+    streak. On other days (served by the opening stock, bounded separately) both moves earn
+    nothing, so the streak is free to be anything.
+    """
+    n = V.shape[1]
+    price_eff = np.exp(elast[None, :] * np.log1p(-dgrid[1:]))  # (J, n) at interval tops
+    mu = (
+        mu0[None, None, :]
+        * price_eff[None, :, :]
+        * (1.0 + lift[None, None, :] * dgrid[1:][None, :, :] * fatigue[:, None, :])
+        * cross_ub[None, None, :]
+    )  # (K+1, J, n)
+    D = _realised_demand(sim, t, mu.reshape(-1, n)).reshape(mu.shape)
+    on = (D * np.maximum(m_lo, 0.0)[None, :, :]).max(axis=1) - daily_cost  # (K+1, n)
+    on = np.where(free_day[None, :], on - start_cost, 0.0)
+    off = np.where(free_day, np.maximum(off_value, 0.0), 0.0)
+    stay_off = off[None, :] + V[0][None, :]
+    go_on = np.where(promo_ok[None, :], on + V[nxt], -np.inf)
+    return np.maximum(stay_off, go_on)
 
 
 class OraclePolicy:

@@ -14,6 +14,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     train.command("base-stock")(train_base_stock)
     train.command("ppo")(train_ppo)
     app.add_typer(train, name="train")
+    bench.command("policies")(bench_policies)
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -139,3 +140,55 @@ def train_ppo(
         f"saved to {summary['out']}: {summary['timesteps']:,} steps in {summary['seconds']:.0f} s; "
         f"last mean episode profit {summary['last_mean_episode_profit']:,.0f}"
     )
+
+
+def bench_policies(
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    days: Annotated[int, typer.Option(help="Days timed per policy.")] = 10,
+) -> None:
+    """Decision time per shop-day: base-stock on 1,000 and 10,000 SKUs, MPC on 30 SKUs.
+
+    Target: the heuristic decides a 1,000-SKU shop-day in well under a second.
+    """
+    import json as _json
+    import time
+
+    import numpy as np
+
+    from envs import MarketSimulator
+    from envs.scenario import load_scenario
+    from policies.registry import make_policy
+
+    large = load_scenario("large")
+    cats = [c.model_copy(update={"n_skus": max(1, c.n_skus // 10)}) for c in large.categories]
+    spec_1k = large.model_copy(update={"categories": cats, "name": "large-1k"})
+    cases = [
+        ("base_stock", spec_1k, {}),
+        ("base_stock", large, {}),
+        ("mpc", "steady", {}),
+    ]
+    result = {}
+    for name, scenario, kw in cases:
+        sim = MarketSimulator.from_scenario(scenario, seed=0)
+        policy = make_policy(name, **kw)
+        policy.reset(sim)
+        times = []
+        for _ in range(days):
+            view = sim.view()
+            t0 = time.perf_counter()
+            plan = policy.act(view, sim)
+            times.append(time.perf_counter() - t0)
+            sim.step(plan)
+        result[f"{name}_{sim.n}_skus_ms_per_day"] = float(np.median(times) * 1000)
+    if json:
+        typer.echo(_json.dumps(result))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Policy decision time (median of {days} days)")
+    t.add_column("measure")
+    t.add_column("ms per shop-day", justify="right")
+    for k, v in result.items():
+        t.add_row(k, f"{v:,.1f}")
+    Console().print(t)
