@@ -72,8 +72,11 @@ def validate_answer(answer: Any, cards: Mapping[int, Mapping[str, Any]]) -> dict
             )
         if not isinstance(d, Mapping) or d.get("choice") not in CHOICES:
             raise ApprovalError(f"decisions.{aid}.choice: must be one of {', '.join(CHOICES)}")
-        item: dict[str, Any] = {"choice": d["choice"], "reason": str(d.get("reason") or ""),
-                                "by": str(d.get("by") or by)}
+        item: dict[str, Any] = {
+            "choice": d["choice"],
+            "reason": str(d.get("reason") or ""),
+            "by": str(d.get("by") or by),
+        }
         if d["choice"] == "edit":
             kind = cards[aid]["kind"]
             edit = {k: d[k] for k in _EDIT_FIELDS[kind] if d.get(k) is not None}
@@ -121,8 +124,12 @@ class AcceptAll:
     name = "accept-all"
 
     def decide(self, cards: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        return {"by": self.name, "decisions": {
-            str(c["action_id"]): {"choice": "accept", "reason": "accept-all"} for c in cards}}
+        return {
+            "by": self.name,
+            "decisions": {
+                str(c["action_id"]): {"choice": "accept", "reason": "accept-all"} for c in cards
+            },
+        }
 
 
 class RejectAll:
@@ -131,8 +138,12 @@ class RejectAll:
     name = "reject-all"
 
     def decide(self, cards: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        return {"by": self.name, "decisions": {
-            str(c["action_id"]): {"choice": "reject", "reason": "reject-all"} for c in cards}}
+        return {
+            "by": self.name,
+            "decisions": {
+                str(c["action_id"]): {"choice": "reject", "reason": "reject-all"} for c in cards
+            },
+        }
 
 
 class ScriptedApprover:
@@ -160,17 +171,24 @@ class ScriptedApprover:
                 moq = float(why.get("moq", 0.0))
                 qty = float(line["quantity"])
                 if need <= moq and qty > need:
-                    out[aid] = {"choice": "reject",
-                                "reason": "even the forecast's upper band needs no order"}
+                    out[aid] = {
+                        "choice": "reject",
+                        "reason": "even the forecast's upper band needs no order",
+                    }
                 elif qty > self.max_over * need:
                     q = max(int(-(-need // 1)), int(moq))
-                    out[aid] = {"choice": "edit", "quantity": q,
-                                "reason": f"cut to the upper-band need ({need:.0f} units)"}
+                    out[aid] = {
+                        "choice": "edit",
+                        "quantity": q,
+                        "reason": f"cut to the upper-band need ({need:.0f} units)",
+                    }
                 else:
                     out[aid] = {"choice": "accept", "reason": "within the forecast need"}
             elif effect is not None and effect < 0:
-                out[aid] = {"choice": "reject",
-                            "reason": f"what-if says it loses {-effect:.2f} over the horizon"}
+                out[aid] = {
+                    "choice": "reject",
+                    "reason": f"what-if says it loses {-effect:.2f} over the horizon",
+                }
             else:
                 out[aid] = {"choice": "accept", "reason": "what-if effect is not negative"}
         return {"by": self.name, "decisions": out}
@@ -203,8 +221,11 @@ class TerminalApprover:
         out: dict[str, Any] = {}
         for c in cards:
             self.console.print(render_card(c))
-            choice = Prompt.ask("accept / edit / reject / skip", default="accept",
-                                choices=["accept", "edit", "reject", "skip"])
+            choice = Prompt.ask(
+                "accept / edit / reject / skip",
+                default="accept",
+                choices=["accept", "edit", "reject", "skip"],
+            )
             if choice == "skip":
                 continue
             d: dict[str, Any] = {"choice": choice, "reason": Prompt.ask("reason", default="")}
@@ -221,8 +242,12 @@ def make_approver(name: str | None) -> Approver | None:
     """``scripted`` | ``accept`` | ``reject`` | ``terminal`` | ``none`` (leave pending)."""
     if name in (None, "none"):
         return None
-    table = {"scripted": ScriptedApprover, "accept": AcceptAll, "reject": RejectAll,
-             "terminal": TerminalApprover}
+    table = {
+        "scripted": ScriptedApprover,
+        "accept": AcceptAll,
+        "reject": RejectAll,
+        "terminal": TerminalApprover,
+    }
     if name not in table:
         from agent.errors import AgentConfigError
 

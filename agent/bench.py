@@ -26,14 +26,21 @@ def scaled_large(n_skus: int = 1000) -> Any:
 
     spec = load_scenario("large")
     total = sum(c.n_skus for c in spec.categories)
-    cats = [c.model_copy(update={"n_skus": max(1, round(c.n_skus * n_skus / total))})
-            for c in spec.categories]
+    cats = [
+        c.model_copy(update={"n_skus": max(1, round(c.n_skus * n_skus / total))})
+        for c in spec.categories
+    ]
     return spec.model_copy(update={"categories": cats, "name": f"large-{n_skus}"})
 
 
 def run_agent_bench(
-    days: int = 5, warmup: int = 2, n_skus: int = 1000, policy: str = "base_stock",
-    mode: str = "risky", signals: str = "auto", progress: bool = False,
+    days: int = 5,
+    warmup: int = 2,
+    n_skus: int = 1000,
+    policy: str = "base_stock",
+    mode: str = "risky",
+    signals: str = "auto",
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Time daily runs; returns ``{"daily_run_s_1000": median seconds, ...}``."""
     from agent.approvals import ScriptedApprover
@@ -45,9 +52,16 @@ def run_agent_bench(
     spec = scaled_large(n_skus)
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(str(Path(tmp) / "bench.db"))
-        run_id = create_run(store, RunOptions(scenario=spec, seed=0, policy=policy,
-                                              approval=ApprovalPolicy(mode=mode),
-                                              signals=signals))
+        run_id = create_run(
+            store,
+            RunOptions(
+                scenario=spec,
+                seed=0,
+                policy=policy,
+                approval=ApprovalPolicy(mode=mode),
+                signals=signals,
+            ),
+        )
         per_day: list[float] = []
         nodes: list[dict[str, float]] = []
         actions: list[int] = []
@@ -64,11 +78,9 @@ def run_agent_bench(
                 t2 = time.perf_counter()
                 if k >= warmup:
                     per_day.append(t2 - t0)
-                    d = {n: runner.node_s.get(n, 0.0) - before.get(n, 0.0)
-                         for n in runner.node_s}
+                    d = {n: runner.node_s.get(n, 0.0) - before.get(n, 0.0) for n in runner.node_s}
                     d["close"] = t2 - t1
-                    d["graph_overhead"] = (t1 - t0) - sum(
-                        v for n, v in d.items() if n != "close")
+                    d["graph_overhead"] = (t1 - t0) - sum(v for n, v in d.items() if n != "close")
                     nodes.append(d)
                     actions.append(_actions_of_day(store, run_id, day))
                 if progress:
@@ -78,8 +90,9 @@ def run_agent_bench(
         store.close()
     keys = sorted({k for d in nodes for k in d})
     return {
-        "daily_run_s_1000" if n_skus == 1000 else f"daily_run_s_{n_skus}":
-            round(statistics.median(per_day), 4),
+        "daily_run_s_1000" if n_skus == 1000 else f"daily_run_s_{n_skus}": round(
+            statistics.median(per_day), 4
+        ),
         "daily_run_s_max": round(max(per_day), 4),
         "n_skus": n_skus,
         "days_timed": days,
@@ -98,5 +111,11 @@ def _actions_of_day(store: Any, run_id: str, day: int) -> int:
     from agent.store.models import Action
 
     with store.session() as s:
-        return int(s.scalar(select(func.count()).select_from(Action).where(
-            Action.run_id == run_id, Action.day == day)) or 0)
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(Action)
+                .where(Action.run_id == run_id, Action.day == day)
+            )
+            or 0
+        )

@@ -37,8 +37,10 @@ def card_brief(card: Mapping[str, Any]) -> str:
     """One line: id, summary, risk, effect."""
     eff = card.get("effect", {}).get("profit_delta")
     eff_s = "" if eff is None else f", what-if {eff:+.2f}"
-    return (f"#{card['action_id']} day {card['day']}: {card['summary']} "
-            f"(risk {card['risk']['score']:.2f}: {card['risk']['top']}{eff_s})")
+    return (
+        f"#{card['action_id']} day {card['day']}: {card['summary']} "
+        f"(risk {card['risk']['score']:.2f}: {card['risk']['top']}{eff_s})"
+    )
 
 
 def render_card(card: Mapping[str, Any]) -> Any:
@@ -51,26 +53,46 @@ def render_card(card: Mapping[str, Any]) -> Any:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("action", f"{card['summary']}  (proposed: {card.get('proposed')})")
-    t.add_row("risk", f"{risk['score']:.2f}, mostly {risk['top']}: "
-              + ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items()))
-    t.add_row("forecast", f"{_num(why.get('forecast_per_day'), '.2f')}/day; "
-              f"{why.get('band_days')}-day band {_num(why.get('band', [0, 0])[0])}"
-              f"..{_num(why.get('band', [0, 0])[1])}")
-    t.add_row("stock", f"on hand {_num(why.get('on_hand'), '.0f')}, on order "
-              f"{_num(why.get('on_order'), '.0f')}, cover {_num(why.get('cover_days'))} days, "
-              f"lead time {_num(why.get('lead_time'), '.0f')} days")
+    t.add_row(
+        "risk",
+        f"{risk['score']:.2f}, mostly {risk['top']}: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items()),
+    )
+    t.add_row(
+        "forecast",
+        f"{_num(why.get('forecast_per_day'), '.2f')}/day; "
+        f"{why.get('band_days')}-day band {_num(why.get('band', [0, 0])[0])}"
+        f"..{_num(why.get('band', [0, 0])[1])}",
+    )
+    t.add_row(
+        "stock",
+        f"on hand {_num(why.get('on_hand'), '.0f')}, on order "
+        f"{_num(why.get('on_order'), '.0f')}, cover {_num(why.get('cover_days'))} days, "
+        f"lead time {_num(why.get('lead_time'), '.0f')} days",
+    )
     if card["kind"] == "restock":
-        t.add_row("need", f"{_num(why.get('need_units'), '.0f')} units over lead time + "
-                  f"review (minimum order {_num(why.get('moq'), '.0f')}); "
-                  f"value {_num(why.get('value'), '.2f')}")
-    t.add_row("signals", f"drift {_num(why.get('drift'), '.2f')}, anomaly "
-              f"{_num(why.get('anomaly'), '.2f')}")
+        t.add_row(
+            "need",
+            f"{_num(why.get('need_units'), '.0f')} units over lead time + "
+            f"review (minimum order {_num(why.get('moq'), '.0f')}); "
+            f"value {_num(why.get('value'), '.2f')}",
+        )
+    t.add_row(
+        "signals",
+        f"drift {_num(why.get('drift'), '.2f')}, anomaly {_num(why.get('anomaly'), '.2f')}",
+    )
     if eff:
-        t.add_row("what-if", f"{eff.get('profit_delta', 0):+.2f} profit for this SKU over "
-                  f"{eff.get('horizon_days')} days (whole plan "
-                  f"{eff.get('plan_profit_delta', 0):+.2f}) versus no action")
+        t.add_row(
+            "what-if",
+            f"{eff.get('profit_delta', 0):+.2f} profit for this SKU over "
+            f"{eff.get('horizon_days')} days (whole plan "
+            f"{eff.get('plan_profit_delta', 0):+.2f}) versus no action",
+        )
     for r in card.get("rules", []):
         t.add_row("rule", f"{r['rule']} ({r['outcome']}): {r['detail']}")
     t.add_row("expires", f"at the close of day {card.get('expires_day')}")
-    return Panel(t, title=f"decision #{card['action_id']} (day {card['day']})",
-                 subtitle="accept / edit / reject")
+    return Panel(
+        t,
+        title=f"decision #{card['action_id']} (day {card['day']})",
+        subtitle="accept / edit / reject",
+    )

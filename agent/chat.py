@@ -40,8 +40,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("help", re.compile(r"^(help|\?|commands)$", re.I)),
     ("quit", re.compile(r"^(quit|exit|bye|q)$", re.I)),
     ("list", re.compile(r"^(list|ls|pending|what'?s pending\??|show pending|open)$", re.I)),
-    ("executed", re.compile(r"^(executed|done|what was executed\??|history)(?:\s+(\d+))?$",
-                            re.I)),
+    ("executed", re.compile(r"^(executed|done|what was executed\??|history)(?:\s+(\d+))?$", re.I)),
     ("show", re.compile(rf"^(?:show|card|details?)\s+{_ID}$", re.I)),
     ("why", re.compile(rf"^why(?:\s+is)?\s+{_ID}(?:\s+risky)?\??$", re.I)),
     ("accept_all", re.compile(r"^(?:accept|approve)\s+all(?:\s+(.*))?$", re.I)),
@@ -49,8 +48,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("reject", re.compile(rf"^(?:reject|no|decline)\s+{_ID}(?:\s+(.*))?$", re.I)),
     ("edit", re.compile(rf"^(?:edit|change)\s+{_ID}\s+(.*)$", re.I)),
 ]
-_EDIT_KV = re.compile(r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*"
-                      r"([0-9.]+%?)", re.I)
+_EDIT_KV = re.compile(
+    r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*"
+    r"([0-9.]+%?)",
+    re.I,
+)
 
 
 class ChatSession:
@@ -65,8 +67,15 @@ class ChatSession:
         tools: LangChain tools given to the model.
     """
 
-    def __init__(self, store: Store, checkpointer: Any, by: str, run_id: str | None = None,
-                 model: Any = None, tools: list[Any] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        checkpointer: Any,
+        by: str,
+        run_id: str | None = None,
+        model: Any = None,
+        tools: list[Any] | None = None,
+    ) -> None:
         self.store, self.saver, self.by, self.run_id = store, checkpointer, by, run_id
         self.model, self.tools = model, tools or []
 
@@ -103,8 +112,9 @@ class ChatSession:
         cards = self._cards()
         if not cards:
             return "Nothing is waiting for a decision."
-        return "\n".join([f"{len(cards)} decisions waiting:"] + [card_brief(c) for c in
-                                                                 cards.values()])
+        return "\n".join(
+            [f"{len(cards)} decisions waiting:"] + [card_brief(c) for c in cards.values()]
+        )
 
     def _do_show(self, aid: str) -> Any:
         return render_card(self._card(aid))
@@ -113,21 +123,29 @@ class ChatSession:
         c = self._card(aid)
         why, risk, eff = c["why"], c["risk"], c.get("effect", {})
         parts = ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items() if v > 0) or "none"
-        text = [f"#{aid} {c['summary']} waits because its risk {risk['score']:.2f} is mostly "
-                f"{risk['top']} ({parts})."]
-        text.append(f"Forecast {why['forecast_per_day']:.2f}/day, {why['band_days']}-day band "
-                    f"{why['band'][0]:.0f}..{why['band'][1]:.0f}; on hand {why['on_hand']:.0f}, "
-                    f"on order {why['on_order']:.0f}, cover "
-                    f"{why['cover_days'] if why['cover_days'] is not None else 'unbounded'} "
-                    f"days, lead time {why['lead_time']:.0f} days.")
+        text = [
+            f"#{aid} {c['summary']} waits because its risk {risk['score']:.2f} is mostly "
+            f"{risk['top']} ({parts})."
+        ]
+        text.append(
+            f"Forecast {why['forecast_per_day']:.2f}/day, {why['band_days']}-day band "
+            f"{why['band'][0]:.0f}..{why['band'][1]:.0f}; on hand {why['on_hand']:.0f}, "
+            f"on order {why['on_order']:.0f}, cover "
+            f"{why['cover_days'] if why['cover_days'] is not None else 'unbounded'} "
+            f"days, lead time {why['lead_time']:.0f} days."
+        )
         if c["kind"] == "restock":
-            text.append(f"Need over lead time + review: {why['need_units']:.0f} units (up to "
-                        f"{why.get('need_upper_units', why['need_units']):.0f} at the upper "
-                        f"band); the order is worth {why['value']:.2f}.")
+            text.append(
+                f"Need over lead time + review: {why['need_units']:.0f} units (up to "
+                f"{why.get('need_upper_units', why['need_units']):.0f} at the upper "
+                f"band); the order is worth {why['value']:.2f}."
+            )
         if eff:
-            text.append(f"What-if: {eff['profit_delta']:+.2f} profit on this SKU over "
-                        f"{eff['horizon_days']} days versus no action (whole plan "
-                        f"{eff['plan_profit_delta']:+.2f}).")
+            text.append(
+                f"What-if: {eff['profit_delta']:+.2f} profit on this SKU over "
+                f"{eff['horizon_days']} days versus no action (whole plan "
+                f"{eff['plan_profit_delta']:+.2f})."
+            )
         for r in c.get("rules", []):
             text.append(f"Rule {r['rule']} {r['outcome']} it: {r['detail']}.")
         return " ".join(text)
@@ -142,11 +160,14 @@ class ChatSession:
             by_day.setdefault((c["run_id"], c["day"]), {})[str(aid)] = d
         out = []
         for (run_id, day), ds in by_day.items():
-            res = answer_pending(self.store, self.saver, run_id, day,
-                                 {"by": self.by, "decisions": ds})
+            res = answer_pending(
+                self.store, self.saver, run_id, day, {"by": self.by, "decisions": ds}
+            )
             left = len(res["still_pending"])
-            out.append(f"run {run_id} day {day}: recorded {len(ds)} decision(s)"
-                       + (f"; {left} still waiting" if left else "; that day is complete"))
+            out.append(
+                f"run {run_id} day {day}: recorded {len(ds)} decision(s)"
+                + (f"; {left} still waiting" if left else "; that day is complete")
+            )
         return "\n".join(out)
 
     def _do_accept(self, aid: str, reason: str | None) -> str:
@@ -156,8 +177,9 @@ class ChatSession:
         cards = self._cards()
         if not cards:
             return "Nothing is waiting for a decision."
-        return self._answer({a: {"choice": "accept", "reason": reason or "accepted all"}
-                             for a in cards})
+        return self._answer(
+            {a: {"choice": "accept", "reason": reason or "accepted all"} for a in cards}
+        )
 
     def _do_reject(self, aid: str, reason: str | None) -> str:
         if not reason:
@@ -178,9 +200,11 @@ class ChatSession:
         d["reason"] = _EDIT_KV.sub("", rest).strip(" ,;")
         fields = {"restock": ("quantity",), "promotion": ("discount", "duration_days")}
         if not any(f in d for f in fields[card["kind"]]):
-            return (f"#{aid} is a {card['kind']}: say "
-                    + ("`edit 12 qty=30 reason`" if card["kind"] == "restock"
-                       else "`edit 12 discount=0.1 days=5 reason`"))
+            return f"#{aid} is a {card['kind']}: say " + (
+                "`edit 12 qty=30 reason`"
+                if card["kind"] == "restock"
+                else "`edit 12 discount=0.1 days=5 reason`"
+            )
         return self._answer({int(aid): d})
 
     def _do_executed(self, _word: str, n: str | None) -> str:
@@ -194,21 +218,31 @@ class ChatSession:
             return "Nothing has been executed yet."
         from tools.actions import line_summary
 
-        return "\n".join(f"run {e.run_id} day {e.day} (applied day {e.applied_day}): "
-                         f"{line_summary(e.params)}" for e in rows)
+        return "\n".join(
+            f"run {e.run_id} day {e.day} (applied day {e.applied_day}): {line_summary(e.params)}"
+            for e in rows
+        )
 
     # ------------------------------------------------------------------ model
     def _free_form(self, line: str) -> str:
         if self.model is None:
-            return ("I did not understand that, and no chat model is configured "
-                    "(--model module:factory). Type `help` for the commands.")
+            return (
+                "I did not understand that, and no chat model is configured "
+                "(--model module:factory). Type `help` for the commands."
+            )
         from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
         model = self.model.bind_tools(self.tools) if self.tools else self.model
         tools = {t.name: t for t in self.tools}
-        msgs: list[Any] = [SystemMessage(content=(
-            "You help a shop owner review an operations agent's pending decisions. Pending:\n"
-            + self._do_list())), HumanMessage(content=line)]
+        msgs: list[Any] = [
+            SystemMessage(
+                content=(
+                    "You help a shop owner review an operations agent's pending "
+                    "decisions. Pending:\n" + self._do_list()
+                )
+            ),
+            HumanMessage(content=line),
+        ]
         for _ in range(5):
             reply = model.invoke(msgs)
             msgs.append(reply)

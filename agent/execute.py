@@ -2,12 +2,13 @@
 
 :func:`execute_ready` takes the day's actions whose status allows execution (``auto``,
 ``approved``, ``edited``), in chunks. For each chunk, in one transaction (on SQLite a
-``BEGIN IMMEDIATE``, so a concurrent ``shopops chat`` or runner waits): read the run's open
-day, skip keys the ``executions`` table already holds, call ``shop.execute(line, key)`` for
-the rest, insert their ``executions`` rows and mark the actions ``executed``; commit. A crash
-before the commit loses the chunk's rows, so a resume executes it again with the same keys:
-the backend's idempotency makes that safe (the simulator re-queues; a remote shop dedups).
-A crash after the commit finds the rows and executes nothing twice.
+``BEGIN IMMEDIATE``, on PostgreSQL a row lock on the run, so a concurrent ``shopops chat``
+or the runner closing the day waits): read the run's open day, skip keys the ``executions``
+table already holds, call ``shop.execute(line, key)`` for the rest, insert their
+``executions`` rows and mark the actions ``executed``; commit. A crash before the commit
+loses the chunk's rows, so a resume executes it again with the same keys: the backend's
+idempotency makes that safe (the simulator re-queues; a remote shop dedups). A crash after
+the commit finds the rows and executes nothing twice.
 
 A simulated shop past its horizon cannot execute: such actions become ``expired``.
 """
@@ -39,7 +40,7 @@ def execute_ready(store: Store, shop: Shop, run_id: str, day: int, chunk: int = 
     chunk = max(1, int(chunk))
     while True:
         with store.session() as s:
-            run = s.get(Run, run_id)
+            run = s.get(Run, run_id, with_for_update=True)  # serialises with the clock
             rows = s.execute(
                 select(Action.id, Action.sku, Action.kind, Action.params, Action.idempotency_key)
                 .where(Action.run_id == run_id, Action.day == day, Action.status.in_(EXECUTABLE))
@@ -51,16 +52,25 @@ def execute_ready(store: Store, shop: Shop, run_id: str, day: int, chunk: int = 
             applied_day = int(run.current_day)
             counts["applied_day"] = applied_day
             if run.horizon_days is not None and applied_day >= run.horizon_days:
-                s.execute(update(Action), [
-                    {"id": r.id, "status": "expired",
-                     "reason": f"the shop closed at day {run.horizon_days} before execution"}
-                    for r in rows
-                ])
+                s.execute(
+                    update(Action),
+                    [
+                        {
+                            "id": r.id,
+                            "status": "expired",
+                            "reason": f"the shop closed at day {run.horizon_days} before execution",
+                        }
+                        for r in rows
+                    ],
+                )
                 counts["expired"] += len(rows)
                 continue
             keys = [r.idempotency_key for r in rows]
-            done = set(s.scalars(select(Execution.idempotency_key)
-                                 .where(Execution.idempotency_key.in_(keys))))
+            done = set(
+                s.scalars(
+                    select(Execution.idempotency_key).where(Execution.idempotency_key.in_(keys))
+                )
+            )
             new_rows = []
             now = utcnow()
             for r in rows:
@@ -68,11 +78,19 @@ def execute_ready(store: Store, shop: Shop, run_id: str, day: int, chunk: int = 
                     counts["already"] += 1
                     continue
                 shop.execute(r.params, r.idempotency_key)
-                new_rows.append({
-                    "idempotency_key": r.idempotency_key, "action_id": r.id, "run_id": run_id,
-                    "day": day, "applied_day": applied_day, "sku": r.sku, "kind": r.kind,
-                    "params": r.params, "executed_at": now,
-                })
+                new_rows.append(
+                    {
+                        "idempotency_key": r.idempotency_key,
+                        "action_id": r.id,
+                        "run_id": run_id,
+                        "day": day,
+                        "applied_day": applied_day,
+                        "sku": r.sku,
+                        "kind": r.kind,
+                        "params": r.params,
+                        "executed_at": now,
+                    }
+                )
             if new_rows:
                 s.execute(insert(Execution), new_rows)
             s.execute(update(Action), [{"id": r.id, "status": "executed"} for r in rows])

@@ -39,8 +39,15 @@ NODES = ("sense", "plan", "check", "route", "act", "approve", "learn")
 def build_graph(checkpointer: Any) -> Any:
     """The compiled daily graph using ``checkpointer`` (required: approvals interrupt)."""
     g = StateGraph(DayState, context_schema=AgentContext)
-    for name, fn in (("sense", sense), ("plan", plan), ("check", check), ("route", route),
-                     ("act", act), ("approve", approve), ("learn", learn)):
+    for name, fn in (
+        ("sense", sense),
+        ("plan", plan),
+        ("check", check),
+        ("route", route),
+        ("act", act),
+        ("approve", approve),
+        ("learn", learn),
+    ):
         g.add_node(name, fn)
     g.add_edge(START, "sense")
     g.add_edge("sense", "plan")

@@ -72,7 +72,8 @@ def _timed(name: str) -> Callable[[_NodeFn], _NodeFn]:
 
 def _status_counts(s: Any, run_id: str, day: int) -> dict[str, int]:
     rows = s.execute(
-        select(Action.status, func.count()).where(Action.run_id == run_id, Action.day == day)
+        select(Action.status, func.count())
+        .where(Action.run_id == run_id, Action.day == day)
         .group_by(Action.status)
     ).all()
     return {st: int(n) for st, n in rows}
@@ -92,9 +93,13 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     ctx.store.put_blob(run_id, key, {"snap": snap, "events": events})
     fc = snap.mean_daily
     low = int(((view.on_hand < fc * view.lead_time) & (fc > 0)).sum())
-    ev = "; ".join(
-        f"{e['kind']} {e.get('category') or e.get('supplier')} in {e['in_days']}d" for e in events
-    ) or "none"
+    ev = (
+        "; ".join(
+            f"{e['kind']} {e.get('category') or e.get('supplier')} in {e['in_days']}d"
+            for e in events
+        )
+        or "none"
+    )
     brief = (
         f"Day {day}: {len(view.sku_ids)} SKUs, {int(view.on_hand.sum())} units on hand, "
         f"{int(view.on_order.sum())} on order; {low} SKUs hold less than their lead time of "
@@ -104,8 +109,12 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     return {
         "sense_key": key,
         "messages": [HumanMessage(content=brief, name="sense", id=f"sense-{day}")],
-        "counts": {"skus": len(view.sku_ids), "low_cover": low, "alerts": len(snap.alerts),
-                   "anomalies": len(snap.anomalies)},
+        "counts": {
+            "skus": len(view.sku_ids),
+            "low_cover": low,
+            "alerts": len(snap.alerts),
+            "anomalies": len(snap.anomalies),
+        },
     }
 
 
@@ -131,23 +140,43 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         for item in [*out.restocks, *out.promotions]:
             if item.sku not in shop.sku_index:
                 kind = "restock" if hasattr(item, "quantity") else "promotion"
-                parse_events.append(GuardEvent(item.sku[:128], kind, "input.unknown_sku",
-                                               "dropped", f"the shop has no SKU {item.sku!r}",
-                                               item.model_dump(), None))
+                parse_events.append(
+                    GuardEvent(
+                        item.sku[:128],
+                        kind,
+                        "input.unknown_sku",
+                        "dropped",
+                        f"the shop has no SKU {item.sku!r}",
+                        item.model_dump(),
+                        None,
+                    )
+                )
         arrays = known.to_arrays(shop.sku_index)
     elif isinstance(out, PlanArrays):
         arrays = out
     else:
         arrays = PlanArrays.empty(len(shop.sku_ids))
-        parse_events.append(GuardEvent(None, "plan", "input.invalid", "dropped",
-                                       f"the policy returned a {type(out).__name__}, not a plan",
-                                       {}, None))
+        parse_events.append(
+            GuardEvent(
+                None,
+                "plan",
+                "input.invalid",
+                "dropped",
+                f"the policy returned a {type(out).__name__}, not a plan",
+                {},
+                None,
+            )
+        )
     lines = lines_from_arrays(arrays, shop.sku_ids)
     with ctx.store.session() as s:
         s.execute(delete(PlanRecord).where(PlanRecord.run_id == run_id, PlanRecord.day == day))
-        rec = PlanRecord(run_id=run_id, day=day, policy=ctx.policy_name, raw_text=raw_text,
-                         proposal={"lines": lines,
-                                   "parse_events": [e.to_dict() for e in parse_events]})
+        rec = PlanRecord(
+            run_id=run_id,
+            day=day,
+            policy=ctx.policy_name,
+            raw_text=raw_text,
+            proposal={"lines": lines, "parse_events": [e.to_dict() for e in parse_events]},
+        )
         s.add(rec)
         s.flush()
         plan_id = int(rec.id)
@@ -157,11 +186,16 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
             ctx.store.put_blob(run_id, "policy", policy, session=s)
     n_r = sum(ln["kind"] == "restock" for ln in lines)
     msg = AIMessage(
-        content=(f"Plan for day {day} by {ctx.policy_name}: {n_r} purchase orders, "
-                 f"{len(lines) - n_r} promotion changes (plan {plan_id})."),
+        content=(
+            f"Plan for day {day} by {ctx.policy_name}: {n_r} purchase orders, "
+            f"{len(lines) - n_r} promotion changes (plan {plan_id})."
+        ),
         tool_calls=[
-            {"name": TOOL_FOR_KIND[ln["kind"]], "id": f"{ln['kind']}:{ln['sku']}:{day}",
-             "args": {k: v for k, v in ln.items() if k != "kind"}}
+            {
+                "name": TOOL_FOR_KIND[ln["kind"]],
+                "id": f"{ln['kind']}:{ln['sku']}:{day}",
+                "args": {k: v for k, v in ln.items() if k != "kind"},
+            }
             for ln in lines
         ],
         name="plan",
@@ -171,12 +205,16 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 
 # ---------------------------------------------------------------------------- check
-def _spent(s: Any, run_id: str, day: int, dow: int, unit_cost: np.ndarray,
-           sku_index: dict[str, int]) -> tuple[float, float]:
+def _spent(
+    s: Any, run_id: str, day: int, dow: int, unit_cost: np.ndarray, sku_index: dict[str, int]
+) -> tuple[float, float]:
     rows = s.execute(
         select(Execution.applied_day, Execution.sku, Execution.params).where(
-            Execution.run_id == run_id, Execution.kind == "restock",
-            Execution.applied_day >= day - dow, Execution.applied_day <= day)
+            Execution.run_id == run_id,
+            Execution.kind == "restock",
+            Execution.applied_day >= day - dow,
+            Execution.applied_day <= day,
+        )
     ).all()
     today = week = 0.0
     for d, sku, params in rows:
@@ -203,15 +241,32 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         parse_events = [GuardEvent(**e) for e in rec.proposal.get("parse_events", [])]
         proposed = {(ln["kind"], ln["sku"]): ln for ln in rec.proposal.get("lines", [])}
         today, week = _spent(s, run_id, day, int(view.dow), view.unit_cost, shop.sku_index)
-    res = apply_guardrails(arrays, view, ctx.rules, shop.category_names,
-                           forecast=snap.mean_daily, spent_today=today, spent_this_week=week,
-                           shop_capacity=shop.warehouse_capacity)
+    res = apply_guardrails(
+        arrays,
+        view,
+        ctx.rules,
+        shop.category_names,
+        forecast=snap.mean_daily,
+        spent_today=today,
+        spent_this_week=week,
+        shop_capacity=shop.warehouse_capacity,
+    )
     lines = lines_from_arrays(res.arrays, shop.sku_ids)
     rows = [
-        {"run_id": run_id, "plan_id": state["plan_id"], "day": day, "sku": ln["sku"],
-         "kind": ln["kind"], "proposed": proposed.get((ln["kind"], ln["sku"]), ln),
-         "params": ln, "status": "checked", "risk": 0.0, "risk_parts": {}, "reason": "",
-         "idempotency_key": idempotency_key(run_id, day, ln["sku"], ln["kind"])}
+        {
+            "run_id": run_id,
+            "plan_id": state["plan_id"],
+            "day": day,
+            "sku": ln["sku"],
+            "kind": ln["kind"],
+            "proposed": proposed.get((ln["kind"], ln["sku"]), ln),
+            "params": ln,
+            "status": "checked",
+            "risk": 0.0,
+            "risk_parts": {},
+            "reason": "",
+            "idempotency_key": idempotency_key(run_id, day, ln["sku"], ln["kind"]),
+        }
         for ln in lines
     ]
     events = parse_events + res.events
@@ -221,28 +276,45 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         ids: dict[tuple[str, str], int] = {}
         if rows:
             got = s.execute(
-                insert(Action).returning(Action.id, Action.kind, Action.sku,
-                                         sort_by_parameter_order=True), rows
+                insert(Action).returning(
+                    Action.id, Action.kind, Action.sku, sort_by_parameter_order=True
+                ),
+                rows,
             ).all()
             ids = {(k, sku): int(i) for i, k, sku in got}
         if events:
-            s.execute(insert(RuleEvent), [
-                {"run_id": run_id, "day": day, "action_id": ids.get((e.kind, e.sku or "")),
-                 "sku": e.sku, "kind": e.kind, "rule": e.rule, "outcome": e.outcome,
-                 "detail": e.detail, "before": e.before, "after": e.after}
-                for e in events
-            ])
+            s.execute(
+                insert(RuleEvent),
+                [
+                    {
+                        "run_id": run_id,
+                        "day": day,
+                        "action_id": ids.get((e.kind, e.sku or "")),
+                        "sku": e.sku,
+                        "kind": e.kind,
+                        "rule": e.rule,
+                        "outcome": e.outcome,
+                        "detail": e.detail,
+                        "before": e.before,
+                        "after": e.after,
+                    }
+                    for e in events
+                ],
+            )
     by_rule = {}
     for e in events:
         by_rule[e.rule] = by_rule.get(e.rule, 0) + 1
     dropped = sum(e.outcome == "dropped" for e in events)
-    text = (f"Rules for day {day}: {len(lines)} actions allowed; {len(events) - dropped} "
-            f"repaired and {dropped} refused"
-            + (": " + ", ".join(f"{k} x{v}" for k, v in sorted(by_rule.items())) if events else "")
-            + ".")
-    return {"messages": [AIMessage(content=text, name="check", id=f"check-{day}")],
-            "counts": {"allowed": len(lines), "repaired": len(events) - dropped,
-                       "refused": dropped}}
+    text = (
+        f"Rules for day {day}: {len(lines)} actions allowed; {len(events) - dropped} "
+        f"repaired and {dropped} refused"
+        + (": " + ", ".join(f"{k} x{v}" for k, v in sorted(by_rule.items())) if events else "")
+        + "."
+    )
+    return {
+        "messages": [AIMessage(content=text, name="check", id=f"check-{day}")],
+        "counts": {"allowed": len(lines), "repaired": len(events) - dropped, "refused": dropped},
+    }
 
 
 # ---------------------------------------------------------------------------- route
@@ -256,8 +328,9 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     snap: SignalSnapshot = store.get_blob(run_id, state["sense_key"])["snap"]
     with store.session() as s:
         acts = s.execute(
-            select(Action.id, Action.sku, Action.kind, Action.params, Action.proposed)
-            .where(Action.run_id == run_id, Action.day == day, Action.status == "checked")
+            select(Action.id, Action.sku, Action.kind, Action.params, Action.proposed).where(
+                Action.run_id == run_id, Action.day == day, Action.status == "checked"
+            )
         ).all()
     if not acts:
         return {"counts": {"auto": 0, "pending": 0}}
@@ -272,35 +345,69 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     else:
         pending = score >= ap.threshold
     whatif = shop.what_if(arrays, ap.whatif_horizon) if pending.any() else None
-    part_names = {"restock": ("spend", "deviation", "drift", "anomaly"),
-                  "promotion": ("discount", "drift", "anomaly")}
+    part_names = {
+        "restock": ("spend", "deviation", "drift", "anomaly"),
+        "promotion": ("discount", "drift", "anomaly"),
+    }
     pend_ids = [int(a.id) for a, p in zip(acts, pending, strict=True) if p]
     with store.session() as s:
         rules_by_action: dict[int, list[dict]] = {}
         if pend_ids:
-            for r in s.execute(select(RuleEvent.action_id, RuleEvent.rule, RuleEvent.outcome,
-                                      RuleEvent.detail)
-                               .where(RuleEvent.run_id == run_id, RuleEvent.day == day,
-                                      RuleEvent.action_id.in_(pend_ids))):
+            for r in s.execute(
+                select(
+                    RuleEvent.action_id, RuleEvent.rule, RuleEvent.outcome, RuleEvent.detail
+                ).where(
+                    RuleEvent.run_id == run_id,
+                    RuleEvent.day == day,
+                    RuleEvent.action_id.in_(pend_ids),
+                )
+            ):
                 rules_by_action.setdefault(int(r.action_id), []).append(
-                    {"rule": r.rule, "outcome": r.outcome, "detail": r.detail})
+                    {"rule": r.rule, "outcome": r.outcome, "detail": r.detail}
+                )
         updates = []
         for a, p, sc, is_p in zip(acts, pos, score, pending, strict=True):
             parts = {k: round(float(risk[f"{a.kind}.{k}"][p]), 4) for k in part_names[a.kind]}
-            upd: dict[str, Any] = {"id": a.id, "risk": round(float(sc), 4), "risk_parts": parts,
-                                   "status": "pending" if is_p else "auto", "card": None}
+            upd: dict[str, Any] = {
+                "id": a.id,
+                "risk": round(float(sc), 4),
+                "risk_parts": parts,
+                "status": "pending" if is_p else "auto",
+                "card": None,
+            }
             if is_p:
-                upd["card"] = _card(run_id, day, a, int(p), float(sc), parts, view, snap, risk,
-                                    whatif, rules_by_action.get(int(a.id), []), ap.deadline_days)
+                upd["card"] = _card(
+                    run_id,
+                    day,
+                    a,
+                    int(p),
+                    float(sc),
+                    parts,
+                    view,
+                    snap,
+                    risk,
+                    whatif,
+                    rules_by_action.get(int(a.id), []),
+                    ap.deadline_days,
+                )
             updates.append(upd)
         s.execute(update(Action), updates)
     n_p = int(pending.sum())
-    text = (f"Risk for day {day} (mode {ap.mode}, threshold {ap.threshold}): {len(acts) - n_p} "
-            f"actions execute automatically, {n_p} wait for a person"
-            + (f"; the plan's what-if over {whatif.horizon} days is {whatif.total:+.2f} versus "
-               "no action" if whatif is not None else "") + ".")
-    return {"messages": [AIMessage(content=text, name="route", id=f"route-{day}")],
-            "counts": {"auto": len(acts) - n_p, "pending": n_p}}
+    text = (
+        f"Risk for day {day} (mode {ap.mode}, threshold {ap.threshold}): {len(acts) - n_p} "
+        f"actions execute automatically, {n_p} wait for a person"
+        + (
+            f"; the plan's what-if over {whatif.horizon} days is {whatif.total:+.2f} versus "
+            "no action"
+            if whatif is not None
+            else ""
+        )
+        + "."
+    )
+    return {
+        "messages": [AIMessage(content=text, name="route", id=f"route-{day}")],
+        "counts": {"auto": len(acts) - n_p, "pending": n_p},
+    }
 
 
 def _card(run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, deadline) -> dict:
@@ -308,32 +415,44 @@ def _card(run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, dead
     cover = float(risk["cover_days"][p])
     top = max(parts, key=parts.get) if parts else "none"
     card: dict[str, Any] = {
-        "action_id": int(a.id), "run_id": run_id, "day": day, "sku": a.sku, "kind": a.kind,
-        "summary": line_summary(a.params), "line": a.params, "proposed": a.proposed,
+        "action_id": int(a.id),
+        "run_id": run_id,
+        "day": day,
+        "sku": a.sku,
+        "kind": a.kind,
+        "summary": line_summary(a.params),
+        "line": a.params,
+        "proposed": a.proposed,
         "risk": {"score": round(score, 4), "top": top, "parts": parts},
         "why": {
             "forecast_per_day": round(fc, 3),
             "band": [round(float(snap.lower[p]), 1), round(float(snap.upper[p]), 1)],
             "band_days": int(snap.horizon),
-            "on_hand": float(view.on_hand[p]), "on_order": float(view.on_order[p]),
+            "on_hand": float(view.on_hand[p]),
+            "on_order": float(view.on_order[p]),
             "cover_days": round(cover, 2) if np.isfinite(cover) else None,
             "lead_time": float(view.lead_time[p]),
             "need_units": round(float(risk["need"][p]), 1),
             "need_upper_units": round(float(risk["need_upper"][p]), 1),
             "moq": float(view.moq[p]),
             "value": round(float(risk["value"][p]), 2),
-            "price": float(view.list_price[p]), "unit_cost": float(view.unit_cost[p]),
+            "price": float(view.list_price[p]),
+            "unit_cost": float(view.unit_cost[p]),
             "discount_cap": float(view.max_discount[p]),
-            "drift": round(float(snap.drift[p]), 4), "anomaly": round(float(snap.anomaly[p]), 4),
+            "drift": round(float(snap.drift[p]), 4),
+            "anomaly": round(float(snap.anomaly[p]), 4),
         },
         "rules": rules,
         "expires_day": day + int(deadline),
         "choices": ["accept", "edit", "reject"],
     }
     if whatif is not None:
-        card["effect"] = {"horizon_days": whatif.horizon, "seed": whatif.seed,
-                          "profit_delta": round(float(whatif.per_sku[p]), 2),
-                          "plan_profit_delta": round(float(whatif.total), 2)}
+        card["effect"] = {
+            "horizon_days": whatif.horizon,
+            "seed": whatif.seed,
+            "profit_delta": round(float(whatif.per_sku[p]), 2),
+            "plan_profit_delta": round(float(whatif.total), 2),
+        }
     return card
 
 
@@ -346,23 +465,33 @@ def act(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     res = execute_ready(ctx.store, ctx.shop, run_id, day, chunk=ctx.exec_chunk)
     with ctx.store.session() as s:
         counts = _status_counts(s, run_id, day)
-    text = (f"Executed {res['executed']} actions of day {day}"
-            + (f" on shop day {res['applied_day']}" if res["applied_day"] is not None else "")
-            + (f" ({res['already']} were already executed)" if res["already"] else "")
-            + (f"; {res['expired']} expired (shop closed)" if res["expired"] else "")
-            + f"; statuses now {counts}.")
+    text = (
+        f"Executed {res['executed']} actions of day {day}"
+        + (f" on shop day {res['applied_day']}" if res["applied_day"] is not None else "")
+        + (f" ({res['already']} were already executed)" if res["already"] else "")
+        + (f"; {res['expired']} expired (shop closed)" if res["expired"] else "")
+        + f"; statuses now {counts}."
+    )
     n = int(state.get("rounds", 0))
-    return {"messages": [AIMessage(content=text, name="act", id=f"act-{day}-{n}")],
-            "counts": {"status": counts}}
+    return {
+        "messages": [AIMessage(content=text, name="act", id=f"act-{day}-{n}")],
+        "counts": {"status": counts},
+    }
 
 
 def after_act(state: DayState, runtime: Runtime[AgentContext]) -> str:
     """``approve`` while actions of the day still wait for a person, else ``learn``."""
     ctx = runtime.context
     with ctx.store.session() as s:
-        n = s.scalar(select(func.count()).select_from(Action).where(
-            Action.run_id == state["run_id"], Action.day == int(state["day"]),
-            Action.status == "pending"))
+        n = s.scalar(
+            select(func.count())
+            .select_from(Action)
+            .where(
+                Action.run_id == state["run_id"],
+                Action.day == int(state["day"]),
+                Action.status == "pending",
+            )
+        )
     return "approve" if n else "learn"
 
 
@@ -372,30 +501,49 @@ def approve(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     with ctx.store.session() as s:
-        rows = s.execute(select(Action.id, Action.kind, Action.card).where(
-            Action.run_id == run_id, Action.day == day, Action.status == "pending")
-            .order_by(Action.id)).all()
+        rows = s.execute(
+            select(Action.id, Action.kind, Action.card)
+            .where(Action.run_id == run_id, Action.day == day, Action.status == "pending")
+            .order_by(Action.id)
+        ).all()
     if not rows:
         return {}
     cards = {int(r.id): (r.card or {"action_id": int(r.id), "kind": r.kind}) for r in rows}
-    payload = {"type": "approval", "run_id": run_id, "day": day,
-               "thread_id": thread_id(run_id, day),
-               "expires_day": day + ctx.approval.deadline_days,
-               "cards": list(cards.values())}
+    payload = {
+        "type": "approval",
+        "run_id": run_id,
+        "day": day,
+        "thread_id": thread_id(run_id, day),
+        "expires_day": day + ctx.approval.deadline_days,
+        "cards": list(cards.values()),
+    }
     answer = interrupt(payload)
     t0 = time.perf_counter()
     rounds = int(state.get("rounds", 0)) + 1
     try:
         ans = validate_answer(answer, cards)
     except ApprovalError as exc:
-        return {"rounds": rounds, "messages": [AIMessage(
-            content=f"Answer for day {day} refused, nothing decided: {exc}", name="approve",
-            id=f"approve-{day}-{rounds}")]}
+        return {
+            "rounds": rounds,
+            "messages": [
+                AIMessage(
+                    content=f"Answer for day {day} refused, nothing decided: {exc}",
+                    name="approve",
+                    id=f"approve-{day}-{rounds}",
+                )
+            ],
+        }
     done = record_decisions(ctx, run_id, day, ans)
-    text = f"Decisions for day {day}: " + (", ".join(f"{k} {v}" for k, v in done.items())
-                                            or "none") + "."
-    return {"rounds": rounds, "timings": {"approve": time.perf_counter() - t0},
-            "messages": [AIMessage(content=text, name="approve", id=f"approve-{day}-{rounds}")]}
+    text = (
+        f"Decisions for day {day}: "
+        + (", ".join(f"{k} {v}" for k, v in done.items()) or "none")
+        + "."
+    )
+    return {
+        "rounds": rounds,
+        "timings": {"approve": time.perf_counter() - t0},
+        "messages": [AIMessage(content=text, name="approve", id=f"approve-{day}-{rounds}")],
+    }
 
 
 def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dict[str, int]:
@@ -405,11 +553,19 @@ def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dic
     with ctx.store.session() as s:
         run = s.get(Run, run_id)
         now_day = int(run.current_day)
-        pending = {int(a.id): a for a in s.scalars(select(Action).where(
-            Action.run_id == run_id, Action.day == day, Action.status == "pending"))}
+        pending = {
+            int(a.id): a
+            for a in s.scalars(
+                select(Action).where(
+                    Action.run_id == run_id, Action.day == day, Action.status == "pending"
+                )
+            )
+        }
         if ans.get("expire"):
-            items = {str(i): {"choice": "expire", "by": "system", "reason": ans["reason"]}
-                     for i in pending}
+            items = {
+                str(i): {"choice": "expire", "by": "system", "reason": ans["reason"]}
+                for i in pending
+            }
         else:
             items = ans["decisions"]
         view = shop.view()
@@ -418,20 +574,42 @@ def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dic
             if a is None:
                 continue
             edit = d.get("edit")
-            status = {"accept": "approved", "reject": "rejected", "expire": "expired",
-                      "edit": "edited"}[d["choice"]]
+            status = {
+                "accept": "approved",
+                "reject": "rejected",
+                "expire": "expired",
+                "edit": "edited",
+            }[d["choice"]]
             if status == "edited":
                 line = {**a.params, **edit}
                 arrays = arrays_from_lines([line], shop.sku_index)
-                today, week = _spent(s, run_id, now_day, int(view.dow), view.unit_cost,
-                                     shop.sku_index)
-                res = apply_guardrails(arrays, view, ctx.rules, shop.category_names,
-                                       spent_today=today, spent_this_week=week,
-                                       shop_capacity=shop.warehouse_capacity)
+                today, week = _spent(
+                    s, run_id, now_day, int(view.dow), view.unit_cost, shop.sku_index
+                )
+                res = apply_guardrails(
+                    arrays,
+                    view,
+                    ctx.rules,
+                    shop.category_names,
+                    spent_today=today,
+                    spent_this_week=week,
+                    shop_capacity=shop.warehouse_capacity,
+                )
                 for e in res.events:
-                    s.add(RuleEvent(run_id=run_id, day=day, action_id=a.id, sku=e.sku,
-                                    kind=e.kind, rule=e.rule, outcome=e.outcome,
-                                    detail="edit: " + e.detail, before=e.before, after=e.after))
+                    s.add(
+                        RuleEvent(
+                            run_id=run_id,
+                            day=day,
+                            action_id=a.id,
+                            sku=e.sku,
+                            kind=e.kind,
+                            rule=e.rule,
+                            outcome=e.outcome,
+                            detail="edit: " + e.detail,
+                            before=e.before,
+                            after=e.after,
+                        )
+                    )
                 checked = lines_from_arrays(res.arrays, shop.sku_ids)
                 if checked:
                     a.params = checked[0]
@@ -442,9 +620,18 @@ def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dic
             else:
                 a.reason = d.get("reason", "")
             a.status = status
-            s.add(Approval(action_id=a.id, run_id=run_id, day=day,
-                           decision=d["choice"], by=d.get("by", "unknown"), edit=edit,
-                           reason=d.get("reason", ""), decided_day=now_day))
+            s.add(
+                Approval(
+                    action_id=a.id,
+                    run_id=run_id,
+                    day=day,
+                    decision=d["choice"],
+                    by=d.get("by", "unknown"),
+                    edit=edit,
+                    reason=d.get("reason", ""),
+                    decided_day=now_day,
+                )
+            )
             done[status] = done.get(status, 0) + 1
     return done
 
@@ -461,29 +648,65 @@ def learn(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     run_id, day = state["run_id"], int(state["day"])
     with ctx.store.session() as s:
         decisions = s.execute(
-            select(Approval.action_id, Approval.decision, Approval.by, Approval.reason,
-                   Approval.edit, Action.sku, Action.kind, Action.risk)
+            select(
+                Approval.action_id,
+                Approval.decision,
+                Approval.by,
+                Approval.reason,
+                Approval.edit,
+                Action.sku,
+                Action.kind,
+                Action.risk,
+            )
             .join(Action, Action.id == Approval.action_id)
             .where(Approval.run_id == run_id, Approval.day == day)
         ).all()
         counts = _status_counts(s, run_id, day)
         events = [
-            {"event_key": f"approval:{d.action_id}", "run_id": run_id, "day": day,
-             "kind": "approval", "sku": d.sku,
-             "payload": {"action_id": int(d.action_id), "decision": d.decision, "by": d.by,
-                         "reason": d.reason, "edit": d.edit, "kind": d.kind,
-                         "risk": float(d.risk),
-                         "approved": d.decision in ("accept", "edit")}}
+            {
+                "event_key": f"approval:{d.action_id}",
+                "run_id": run_id,
+                "day": day,
+                "kind": "approval",
+                "sku": d.sku,
+                "payload": {
+                    "action_id": int(d.action_id),
+                    "decision": d.decision,
+                    "by": d.by,
+                    "reason": d.reason,
+                    "edit": d.edit,
+                    "kind": d.kind,
+                    "risk": float(d.risk),
+                    "approved": d.decision in ("accept", "edit"),
+                },
+            }
             for d in decisions
         ]
-        events.append({"event_key": f"decisions:{run_id}:{day}", "run_id": run_id, "day": day,
-                       "kind": "decisions", "sku": None, "payload": {"status": counts}})
-        have = set(s.scalars(select(FeedbackEvent.event_key).where(
-            FeedbackEvent.event_key.in_([e["event_key"] for e in events]))))
+        events.append(
+            {
+                "event_key": f"decisions:{run_id}:{day}",
+                "run_id": run_id,
+                "day": day,
+                "kind": "decisions",
+                "sku": None,
+                "payload": {"status": counts},
+            }
+        )
+        have = set(
+            s.scalars(
+                select(FeedbackEvent.event_key).where(
+                    FeedbackEvent.event_key.in_([e["event_key"] for e in events])
+                )
+            )
+        )
         new = [e for e in events if e["event_key"] not in have]
         if new:
             s.execute(insert(FeedbackEvent), new)
-    text = (f"Recorded {len(decisions)} approval decisions for day {day} as feedback; "
-            f"final statuses {counts}.")
-    return {"messages": [AIMessage(content=text, name="learn", id=f"learn-{day}")],
-            "counts": {"status": counts}}
+    text = (
+        f"Recorded {len(decisions)} approval decisions for day {day} as feedback; "
+        f"final statuses {counts}."
+    )
+    return {
+        "messages": [AIMessage(content=text, name="learn", id=f"learn-{day}")],
+        "counts": {"status": counts},
+    }

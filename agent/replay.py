@@ -46,14 +46,21 @@ def resimulate(
         scenario, seed, start, end = run.scenario, run.seed, run.start_day, run.current_day
         by_day: dict[int, list[dict[str, Any]]] = {}
         if variant == "recorded":
-            rows = s.execute(select(Execution.applied_day, Execution.params)
-                             .where(Execution.run_id == run_id).order_by(Execution.id))
+            rows = s.execute(
+                select(Execution.applied_day, Execution.params)
+                .where(Execution.run_id == run_id)
+                .order_by(Execution.id)
+            )
         elif variant == "proposed":
-            rows = s.execute(select(Action.day, Action.params)
-                             .where(Action.run_id == run_id).order_by(Action.id))
+            rows = s.execute(
+                select(Action.day, Action.params).where(Action.run_id == run_id).order_by(Action.id)
+            )
         elif variant == "policy":
-            rows = [(p.day, ln) for p in s.scalars(select(PlanRecord).where(
-                PlanRecord.run_id == run_id)) for ln in p.proposal.get("lines", [])]
+            rows = [
+                (p.day, ln)
+                for p in s.scalars(select(PlanRecord).where(PlanRecord.run_id == run_id))
+                for ln in p.proposal.get("lines", [])
+            ]
         else:
             rows = []
         for d, line in rows:

@@ -148,18 +148,38 @@ def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
     run_id = uuid.uuid4().hex[:12]
     shop_id = opts.shop_id or f"sim-{sim.spec.name}"
     signals = make_signals(opts.signals, sim, prefix=f"{run_id}:")
-    config = {"approval": opts.approval.model_dump(), "rules_path": opts.rules_path,
-              "signals": signals.name, "exec_chunk": opts.exec_chunk,
-              "rules": rules.model_dump()}
+    config = {
+        "approval": opts.approval.model_dump(),
+        "rules_path": opts.rules_path,
+        "signals": signals.name,
+        "exec_chunk": opts.exec_chunk,
+        "rules": rules.model_dump(),
+    }
     with store.session() as s:
         if s.get(Shop, shop_id) is None:
-            s.add(Shop(id=shop_id, backend="sim", approval_mode=opts.approval.mode,
-                       config={"scenario": sim.spec.name}))
+            s.add(
+                Shop(
+                    id=shop_id,
+                    backend="sim",
+                    approval_mode=opts.approval.mode,
+                    config={"scenario": sim.spec.name},
+                )
+            )
             s.flush()
-        s.add(Run(id=run_id, shop_id=shop_id, scenario=sim.spec.name if not isinstance(
-                  opts.scenario, str) else opts.scenario, seed=opts.seed,
-                  policy=opts.policy, approval_mode=opts.approval.mode, config=config,
-                  start_day=0, current_day=0, horizon_days=sim.spec.horizon_days))
+        s.add(
+            Run(
+                id=run_id,
+                shop_id=shop_id,
+                scenario=sim.spec.name if not isinstance(opts.scenario, str) else opts.scenario,
+                seed=opts.seed,
+                policy=opts.policy,
+                approval_mode=opts.approval.mode,
+                config=config,
+                start_day=0,
+                current_day=0,
+                horizon_days=sim.spec.horizon_days,
+            )
+        )
         s.flush()
         store.put_blob(run_id, "sim:0", sim, session=s)
         store.put_blob(run_id, "signals", {"bytes": signals.to_bytes(), "cursor": 0}, session=s)
@@ -195,16 +215,25 @@ def load_context(
     rules = RulesConfig.model_validate(cfg.get("rules", {}))
     approval = ApprovalPolicy.model_validate(cfg.get("approval", {}))
     sig_blob = store.get_blob(run_id, "signals") or {}
-    signals = make_signals(cfg.get("signals", "ema"), sim, prefix=f"{run_id}:",
-                           state=sig_blob.get("bytes") or None)
+    signals = make_signals(
+        cfg.get("signals", "ema"), sim, prefix=f"{run_id}:", state=sig_blob.get("bytes") or None
+    )
     if with_policy and policy is None:
         policy = store.get_blob(run_id, "policy")
         if policy is None:
             policy = _make_policy(pol_name)
             policy.reset(sim)
-    return AgentContext(store=store, run_id=run_id, shop=shop, rules=rules, approval=approval,
-                        policy=policy if with_policy else None, policy_name=pol_name,
-                        signals=signals, exec_chunk=int(cfg.get("exec_chunk", 500)))
+    return AgentContext(
+        store=store,
+        run_id=run_id,
+        shop=shop,
+        rules=rules,
+        approval=approval,
+        policy=policy if with_policy else None,
+        policy_name=pol_name,
+        signals=signals,
+        exec_chunk=int(cfg.get("exec_chunk", 500)),
+    )
 
 
 # ---------------------------------------------------------------------------- the clock
@@ -278,17 +307,26 @@ class Runner:
         """Expire pending actions whose deadline is the close of ``day``; returns how many."""
         deadline = self.ctx.approval.deadline_days
         with self.ctx.store.session() as s:
-            days = sorted(s.scalars(select(Action.day).distinct().where(
-                Action.run_id == self.ctx.run_id, Action.status == "pending",
-                Action.day + deadline <= day)))
+            days = sorted(
+                s.scalars(
+                    select(Action.day)
+                    .distinct()
+                    .where(
+                        Action.run_id == self.ctx.run_id,
+                        Action.status == "pending",
+                        Action.day + deadline <= day,
+                    )
+                )
+            )
         n = 0
         for k in days:
             self.finish_interrupted(k)
             st = self._state(k)
             if st.interrupts:
                 n += len(st.interrupts[0].value["cards"])
-                self._invoke(_resume({"expire": True,
-                                      "reason": f"no answer by the close of day {day}"}), k)
+                self._invoke(
+                    _resume({"expire": True, "reason": f"no answer by the close of day {day}"}), k
+                )
         return n
 
     # -- closing
@@ -298,47 +336,84 @@ class Runner:
         shop, run_id = ctx.shop, ctx.run_id
         day = shop.day
         with store.session() as s:
-            run = s.get(Run, run_id)
+            run = s.get(Run, run_id, with_for_update=True)  # serialises with the clock
             if run.current_day != day:
                 raise RunStateError(
                     f"run {run_id}: the store's open day is {run.current_day} but this process "
                     f"holds day {day}; another process is running it"
                 )
-            lines = [p for (p,) in s.execute(select(Execution.params).where(
-                Execution.run_id == run_id, Execution.applied_day == day)
-                .order_by(Execution.id))]
+            lines = [
+                p
+                for (p,) in s.execute(
+                    select(Execution.params)
+                    .where(Execution.run_id == run_id, Execution.applied_day == day)
+                    .order_by(Execution.id)
+                )
+            ]
             view = shop.view()
             result = shop.close_day(lines)
             totals = {
-                "demand": float(result.demand.sum()), "sales": float(result.sales.sum()),
-                "lost": float(result.lost.sum()), "expired": float(result.expired.sum()),
-                "ordered": float(result.ordered.sum()), "refused": float(result.refused.sum()),
-                "stockout_sku_days": int(((result.demand + view.backlog - result.sales) > 1e-9)
-                                         .sum()),
+                "demand": float(result.demand.sum()),
+                "sales": float(result.sales.sum()),
+                "lost": float(result.lost.sum()),
+                "expired": float(result.expired.sum()),
+                "ordered": float(result.ordered.sum()),
+                "refused": float(result.refused.sum()),
+                "stockout_sku_days": int(
+                    ((result.demand + view.backlog - result.sales) > 1e-9).sum()
+                ),
                 "inventory_units": float(view.on_hand.sum()),
                 "promo_sku_days": int((result.discount > 0).sum()),
                 "lines_applied": len(lines),
             }
-            s.add(DayOutcome(run_id=run_id, day=day, profit=float(result.profit),
-                             breakdown={k: float(v) for k, v in result.breakdown.items()},
-                             totals=totals))
-            s.add(FeedbackEvent(event_key=f"outcome:{run_id}:{day}", run_id=run_id, day=day,
-                                kind="outcome", sku=None,
-                                payload={"profit": float(result.profit), **totals}))
+            s.add(
+                DayOutcome(
+                    run_id=run_id,
+                    day=day,
+                    profit=float(result.profit),
+                    breakdown={k: float(v) for k, v in result.breakdown.items()},
+                    totals=totals,
+                )
+            )
+            s.add(
+                FeedbackEvent(
+                    event_key=f"outcome:{run_id}:{day}",
+                    run_id=run_id,
+                    day=day,
+                    kind="outcome",
+                    sku=None,
+                    payload={"profit": float(result.profit), **totals},
+                )
+            )
             sig_blob = store.get_blob(run_id, "signals", session=s) or {}
             cursor = int(sig_blob.get("cursor", 0))
             if ctx.signals is not None:
                 ctx.signals.observe_day(result, shop.sim)
-                fb = s.execute(select(FeedbackEvent.id, FeedbackEvent.day, FeedbackEvent.sku,
-                                      FeedbackEvent.payload).where(
-                    FeedbackEvent.run_id == run_id, FeedbackEvent.kind == "approval",
-                    FeedbackEvent.id > cursor).order_by(FeedbackEvent.id)).all()
+                fb = s.execute(
+                    select(
+                        FeedbackEvent.id,
+                        FeedbackEvent.day,
+                        FeedbackEvent.sku,
+                        FeedbackEvent.payload,
+                    )
+                    .where(
+                        FeedbackEvent.run_id == run_id,
+                        FeedbackEvent.kind == "approval",
+                        FeedbackEvent.id > cursor,
+                    )
+                    .order_by(FeedbackEvent.id)
+                ).all()
                 if fb:
                     ctx.signals.observe_feedback(
-                        [{**p, "sku": sku, "day": d} for _, d, sku, p in fb])
+                        [{**p, "sku": sku, "day": d} for _, d, sku, p in fb]
+                    )
                     cursor = int(fb[-1][0])
-                store.put_blob(run_id, "signals",
-                               {"bytes": ctx.signals.to_bytes(), "cursor": cursor}, session=s)
+                store.put_blob(
+                    run_id,
+                    "signals",
+                    {"bytes": ctx.signals.to_bytes(), "cursor": cursor},
+                    session=s,
+                )
             store.put_blob(run_id, f"sim:{day + 1}", shop.sim, session=s)
             old = day + 1 - _KEEP_BLOB_DAYS
             store.delete_blobs(run_id, [f"sim:{old}", f"sense:{old}", f"plan:{old}"], s)
@@ -367,16 +442,25 @@ class Runner:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         total = 0.0
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), transient=False) as bar:
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=False,
+        ) as bar:
             task = bar.add_task(f"run {ctx.run_id}", total=left)
             for _ in range(left):
                 out = self.run_day()
                 total += out["profit"]
                 pend = count_pending(ctx.store, ctx.run_id)
-                bar.update(task, advance=1, description=(
-                    f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, "
-                    f"{pend} pending"))
+                bar.update(
+                    task,
+                    advance=1,
+                    description=(
+                        f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, {pend} pending"
+                    ),
+                )
 
 
 def _resume(answer: Mapping[str, Any]) -> Any:
@@ -410,15 +494,32 @@ def summarize_run(store: Store, run_id: str) -> RunSummary:
         run = s.get(Run, run_id)
         if run is None:
             raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}")
-        outs = s.execute(select(DayOutcome.profit, DayOutcome.breakdown, DayOutcome.totals)
-                         .where(DayOutcome.run_id == run_id)).all()
-        statuses = dict(s.execute(select(Action.status, func.count()).where(
-            Action.run_id == run_id).group_by(Action.status)).all())
-        decisions = dict(s.execute(select(Approval.decision, func.count()).where(
-            Approval.run_id == run_id).group_by(Approval.decision)).all())
-        refusals = dict(s.execute(select(RuleEvent.rule, func.count()).where(
-            RuleEvent.run_id == run_id, RuleEvent.outcome == "dropped")
-            .group_by(RuleEvent.rule)).all())
+        outs = s.execute(
+            select(DayOutcome.profit, DayOutcome.breakdown, DayOutcome.totals).where(
+                DayOutcome.run_id == run_id
+            )
+        ).all()
+        statuses = dict(
+            s.execute(
+                select(Action.status, func.count())
+                .where(Action.run_id == run_id)
+                .group_by(Action.status)
+            ).all()
+        )
+        decisions = dict(
+            s.execute(
+                select(Approval.decision, func.count())
+                .where(Approval.run_id == run_id)
+                .group_by(Approval.decision)
+            ).all()
+        )
+        refusals = dict(
+            s.execute(
+                select(RuleEvent.rule, func.count())
+                .where(RuleEvent.run_id == run_id, RuleEvent.outcome == "dropped")
+                .group_by(RuleEvent.rule)
+            ).all()
+        )
         profit = sum(p for p, _, _ in outs)
         tot: dict[str, float] = {}
         br: dict[str, float] = {}
@@ -430,21 +531,34 @@ def summarize_run(store: Store, run_id: str) -> RunSummary:
         n_days = len(outs)
         demand = tot.get("demand", 0.0)
         kpis = {
-            "days": float(n_days), "profit": profit, "revenue": br.get("revenue", 0.0),
+            "days": float(n_days),
+            "profit": profit,
+            "revenue": br.get("revenue", 0.0),
             "fill_rate": tot.get("sales", 0.0) / demand if demand > 0 else float("nan"),
-            "lost_units": tot.get("lost", 0.0), "waste_units": tot.get("expired", 0.0),
+            "lost_units": tot.get("lost", 0.0),
+            "waste_units": tot.get("expired", 0.0),
             "stockout_sku_days": tot.get("stockout_sku_days", 0.0),
-            "ordered_units": tot.get("ordered", 0.0), "promo_cost": br.get("promotion", 0.0),
+            "ordered_units": tot.get("ordered", 0.0),
+            "promo_cost": br.get("promotion", 0.0),
             "avg_inventory_units": tot.get("inventory_units", 0.0) / n_days if n_days else 0.0,
         }
         return RunSummary(
-            run_id=run_id, shop_id=run.shop_id, scenario=run.scenario, seed=run.seed,
-            policy=run.policy, approval_mode=run.approval_mode, start_day=run.start_day,
-            current_day=run.current_day, days_closed=n_days, profit=profit, kpis=kpis,
+            run_id=run_id,
+            shop_id=run.shop_id,
+            scenario=run.scenario,
+            seed=run.seed,
+            policy=run.policy,
+            approval_mode=run.approval_mode,
+            start_day=run.start_day,
+            current_day=run.current_day,
+            days_closed=n_days,
+            profit=profit,
+            kpis=kpis,
             statuses={k: int(v) for k, v in statuses.items()},
             decisions={k: int(v) for k, v in decisions.items()},
             refusals={k: int(v) for k, v in refusals.items()},
-            pending=int(statuses.get("pending", 0)), db_url=store.safe_url,
+            pending=int(statuses.get("pending", 0)),
+            db_url=store.safe_url,
         )
 
 
@@ -495,8 +609,15 @@ def run_simulated(
     appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
     store = open_store(db_url)
     try:
-        opts = RunOptions(scenario=scenario, seed=seed, policy=policy, approval=ap,
-                          rules_path=rules_path, shop_id=shop_id, signals=signals)
+        opts = RunOptions(
+            scenario=scenario,
+            seed=seed,
+            policy=policy,
+            approval=ap,
+            rules_path=rules_path,
+            shop_id=shop_id,
+            signals=signals,
+        )
         run_id = create_run(store, opts)
         return _drive(store, run_id, days, appr, progress)
     finally:
@@ -533,22 +654,34 @@ def run_shop_days(
         if run_id is None and not new:
             sid = shop_id or f"sim-{scenario}"
             with store.session() as s:
-                run_id = s.scalar(select(Run.id).where(Run.shop_id == sid, Run.status == "open",
-                                                       Run.kind == "run")
-                                  .order_by(Run.created_at.desc()).limit(1))
+                run_id = s.scalar(
+                    select(Run.id)
+                    .where(Run.shop_id == sid, Run.status == "open", Run.kind == "run")
+                    .order_by(Run.created_at.desc())
+                    .limit(1)
+                )
         if run_id is None:
             try:
-                ap = ApprovalPolicy(mode=approval_mode, threshold=threshold,
-                                    deadline_days=deadline_days)
+                ap = ApprovalPolicy(
+                    mode=approval_mode, threshold=threshold, deadline_days=deadline_days
+                )
             except ValidationError as exc:
                 err = exc.errors()[0]
                 raise AgentConfigError(
-                    f"{'.'.join(map(str, err['loc']))}: {err['msg']} "
-                    f"(got {err.get('input')!r})"
+                    f"{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
                 ) from None
-            run_id = create_run(store, RunOptions(
-                scenario=scenario, seed=seed, policy=policy, approval=ap,
-                rules_path=rules_path, shop_id=shop_id, signals=signals))
+            run_id = create_run(
+                store,
+                RunOptions(
+                    scenario=scenario,
+                    seed=seed,
+                    policy=policy,
+                    approval=ap,
+                    rules_path=rules_path,
+                    shop_id=shop_id,
+                    signals=signals,
+                ),
+            )
         return _drive(store, run_id, days, appr, progress)
     finally:
         store.close()
@@ -571,15 +704,17 @@ def resume_run(
         store.close()
 
 
-def _drive(store: Store, run_id: str, days: int, approver: Approver | None,
-           progress: bool) -> RunSummary:
+def _drive(
+    store: Store, run_id: str, days: int, approver: Approver | None, progress: bool
+) -> RunSummary:
     from agent.checkpoint import open_checkpointer
 
     t0 = time.perf_counter()
     ctx = load_context(store, run_id)
     if ctx.shop.done:
-        raise RunStateError(f"run {run_id} reached its horizon (day {ctx.shop.day}); "
-                            "start a new run")
+        raise RunStateError(
+            f"run {run_id} reached its horizon (day {ctx.shop.day}); start a new run"
+        )
     with open_checkpointer(store.url) as saver:
         runner = Runner(ctx, saver, approver)
         runner.run(days, progress=progress)
@@ -622,8 +757,11 @@ def answer_pending(
     graph.invoke(_resume(answer), cfg, context=ctx, durability="sync")
     after = graph.get_state(cfg)
     left = after.interrupts[0].value["cards"] if after.interrupts else []
-    return {"thread_id": thread_id(run_id, day), "still_pending": [c["action_id"] for c in left],
-            "finished": not after.next}
+    return {
+        "thread_id": thread_id(run_id, day),
+        "still_pending": [c["action_id"] for c in left],
+        "finished": not after.next,
+    }
 
 
 def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - maintenance helper
@@ -636,4 +774,3 @@ def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - mainten
         s.execute(delete(Action).where(Action.run_id == run_id))
         s.execute(delete(PlanRecord).where(PlanRecord.run_id == run_id))
         s.execute(delete(Run).where(Run.id == run_id))
-

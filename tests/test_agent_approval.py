@@ -52,8 +52,13 @@ def setup(request, tmp_path):
     else:
         url = request.getfixturevalue("pg_database")
     store = open_store(url)
-    opts = RunOptions(scenario="steady", seed=2, policy="big_order", signals="ema",
-                      approval=ApprovalPolicy(mode="confirm", whatif_horizon=10))
+    opts = RunOptions(
+        scenario="steady",
+        seed=2,
+        policy="big_order",
+        signals="ema",
+        approval=ApprovalPolicy(mode="confirm", whatif_horizon=10),
+    )
     run_id = create_run(store, opts, policy=BigOrder())
     yield store, run_id
     store.close()
@@ -75,8 +80,12 @@ def test_edit_round_trip(setup):
     with store.session() as s:  # nothing executed while waiting
         assert s.scalars(select(Execution).where(Execution.run_id == run_id)).first() is None
 
-    answer = {"by": "alice", "decisions": {
-        str(big["action_id"]): {"choice": "edit", "quantity": 30, "reason": "too many units"}}}
+    answer = {
+        "by": "alice",
+        "decisions": {
+            str(big["action_id"]): {"choice": "edit", "quantity": 30, "reason": "too many units"}
+        },
+    }
     with open_checkpointer(store.url) as saver:  # a fresh connection, as from `shopops chat`
         out = answer_pending(store, saver, run_id, 0, answer)
     assert out["still_pending"] == [c["action_id"] for c in cards if c is not big]
@@ -85,16 +94,30 @@ def test_edit_round_trip(setup):
         ex = s.scalars(select(Execution).where(Execution.run_id == run_id)).all()
         assert [(e.sku, e.params["quantity"]) for e in ex] == [(big["sku"], 30)]
         ap = s.scalars(select(Approval).where(Approval.action_id == big["action_id"])).one()
-        assert (ap.decision, ap.by, ap.reason, ap.edit) == ("edit", "alice", "too many units",
-                                                            {"quantity": 30})
+        assert (ap.decision, ap.by, ap.reason, ap.edit) == (
+            "edit",
+            "alice",
+            "too many units",
+            {"quantity": 30},
+        )
         act = s.get(Action, big["action_id"])
         assert act.status == "executed" and act.proposed["quantity"] == 400
 
     # reject the other one; the thread finishes and the day closes with the edited order
     other = next(c for c in cards if c is not big)
     with open_checkpointer(store.url) as saver:
-        out = answer_pending(store, saver, run_id, 0, {"by": "bob", "decisions": {
-            str(other["action_id"]): {"choice": "reject", "reason": "not needed"}}})
+        out = answer_pending(
+            store,
+            saver,
+            run_id,
+            0,
+            {
+                "by": "bob",
+                "decisions": {
+                    str(other["action_id"]): {"choice": "reject", "reason": "not needed"}
+                },
+            },
+        )
         assert out["finished"] and out["still_pending"] == []
         runner = Runner(load_context(store, run_id), saver, approver=None)
         runner.close_day()
@@ -116,8 +139,9 @@ def test_bad_answers_are_refused_before_resuming(setup):
         with pytest.raises(ApprovalError, match="choice"):
             answer_pending(store, saver, run_id, 0, bad_choice)
         with pytest.raises(ApprovalError, match="needs quantity"):
-            answer_pending(store, saver, run_id, 0,
-                           {"decisions": {str(card_id): {"choice": "edit"}}})
+            answer_pending(
+                store, saver, run_id, 0, {"decisions": {str(card_id): {"choice": "edit"}}}
+            )
     with store.session() as s:
         assert s.get(Action, card_id).status == "pending"
 
@@ -127,17 +151,67 @@ def test_edit_that_breaks_a_rule_is_clipped_and_recorded(setup, tmp_path):
     with open_checkpointer(store.url) as saver:
         runner = Runner(load_context(store, run_id), saver, approver=None)
         runner.decide_day(0)
-        cards = runner.graph.get_state(
-            {"configurable": {"thread_id": thread_id(run_id, 0)}}).interrupts[0].value["cards"]
+        cards = (
+            runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
+            .interrupts[0]
+            .value["cards"]
+        )
         small = next(c for c in cards if c["line"]["quantity"] == 20)
         # 10 million units: far beyond the cover limit; the rules clip the edit
-        answer_pending(store, saver, run_id, 0, {"by": "carol", "decisions": {
-            str(small["action_id"]): {"choice": "edit", "quantity": 10_000_000,
-                                      "reason": "stock up"}}})
+        answer_pending(
+            store,
+            saver,
+            run_id,
+            0,
+            {
+                "by": "carol",
+                "decisions": {
+                    str(small["action_id"]): {
+                        "choice": "edit",
+                        "quantity": 10_000_000,
+                        "reason": "stock up",
+                    }
+                },
+            },
+        )
     with store.session() as s:
         ex = s.scalars(select(Execution).where(Execution.action_id == small["action_id"])).one()
         assert ex.params["quantity"] < 10_000_000
-        rules = s.scalars(select(RuleEvent.rule).where(
-            RuleEvent.action_id == small["action_id"])).all()
+        rules = s.scalars(
+            select(RuleEvent.rule).where(RuleEvent.action_id == small["action_id"])
+        ).all()
         assert "order.max_cover_days" in rules
     assert np.isfinite(ex.params["quantity"])
+
+
+def test_unanswered_actions_expire_at_the_deadline_with_a_recorded_outcome(tmp_path):
+    store = open_store(str(tmp_path / "exp.db"))
+    run_id = create_run(
+        store,
+        RunOptions(
+            scenario="steady",
+            seed=2,
+            policy="big_order",
+            signals="ema",
+            approval=ApprovalPolicy(mode="confirm", deadline_days=1),
+        ),
+        policy=BigOrder(),
+    )
+    with open_checkpointer(store.url) as saver:
+        runner = Runner(load_context(store, run_id), saver, approver=None)
+        runner.run_day()  # day 0: both actions wait, the run goes on
+        with store.session() as s:
+            assert {a.status for a in s.scalars(select(Action).where(Action.day == 0))} == {
+                "pending"
+            }
+        runner.run_day()  # day 1 closes: day-0 actions reach their deadline
+        st = runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
+        assert st.next == ()  # the day-0 thread finished
+    with store.session() as s:
+        day0 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 0)).all()
+        assert {a.status for a in day0} == {"expired"}
+        aps = s.scalars(select(Approval).where(Approval.day == 0)).all()
+        assert {(a.decision, a.by) for a in aps} == {("expire", "system")}
+        assert all("close of day 1" in a.reason for a in aps)
+        assert not s.scalars(select(Execution).where(Execution.day == 0)).all()
+    store.close()

@@ -22,8 +22,9 @@ def _ok(result):
 
 def test_run_status_chat_replay(db):
     r = CliRunner()
-    out = json.loads(_ok(r.invoke(app, ["run", "--days", "3", "--db", db, "--json",
-                                        "--deadline-days", "5"])))
+    out = json.loads(
+        _ok(r.invoke(app, ["run", "--days", "3", "--db", db, "--json", "--deadline-days", "5"]))
+    )
     assert out["days_closed"] == 3 and out["current_day"] == 3
     run_id = out["run_id"]
     # cron-style: the next call continues the same run by one day
@@ -36,9 +37,28 @@ def test_run_status_chat_replay(db):
     assert pending, "risky mode without an approver leaves decisions pending"
 
     aid = pending[0]
-    text = _ok(r.invoke(app, ["chat", "--db", db, "--by", "erin", "--say", "list",
-                              "--say", f"why {aid}", "--say", f"reject {aid}",
-                              "--say", f"reject {aid} too early", "--say", "executed 2"]))
+    text = _ok(
+        r.invoke(
+            app,
+            [
+                "chat",
+                "--db",
+                db,
+                "--by",
+                "erin",
+                "--say",
+                "list",
+                "--say",
+                f"why {aid}",
+                "--say",
+                f"reject {aid}",
+                "--say",
+                f"reject {aid} too early",
+                "--say",
+                "executed 2",
+            ],
+        )
+    )
     assert "decisions waiting" in text and "waits because its risk" in text
     assert "needs a reason" in text and "recorded 1 decision" in text
     st2 = json.loads(_ok(r.invoke(app, ["status", "--db", db, "--json"])))
@@ -61,6 +81,11 @@ def test_unattended_chat_stops_and_bad_input_is_one_line(db):
 
 def test_bench_agent_prints_the_figure():
     r = CliRunner()
-    out = json.loads(_ok(r.invoke(app, ["bench", "agent", "--json", "--skus", "60",
-                                        "--days", "1", "--warmup", "0"])))
+    out = json.loads(
+        _ok(
+            r.invoke(
+                app, ["bench", "agent", "--json", "--skus", "60", "--days", "1", "--warmup", "0"]
+            )
+        )
+    )
     assert out["daily_run_s_60"] > 0 and "sense" in out["node_s"]

@@ -84,8 +84,14 @@ def _run(script: Path, *args: str, env_extra: dict | None = None) -> subprocess.
     env = {**os.environ, **(env_extra or {})}
     root = Path(__file__).resolve().parent.parent
     env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                          env=env, timeout=240, cwd=root)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+        cwd=root,
+    )
 
 
 @pytest.mark.slow
@@ -93,8 +99,11 @@ def _run(script: Path, *args: str, env_extra: dict | None = None) -> subprocess.
 def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
     script = tmp_path / "crashrun.py"
     script.write_text(SCRIPT)
-    db = (str(tmp_path / "crash.db") if backend == "sqlite"
-          else request.getfixturevalue("pg_database"))
+    db = (
+        str(tmp_path / "crash.db")
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_database")
+    )
 
     # 1. start and get killed on day 1 after 5 executions (chunks of 2: 4 committed)
     first = _run(script, "start", db, "3", env_extra={"KILL_AFTER": "5"})
@@ -108,8 +117,9 @@ def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
         day0 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 0)).all()
         pending0 = sorted(a.id for a in day0 if a.status == "pending")
         assert len(pending0) == 2  # the two 400-unit orders wait for a person
-        day1_before = s.scalars(select(Execution).where(Execution.run_id == run_id,
-                                                        Execution.day == 1)).all()
+        day1_before = s.scalars(
+            select(Execution).where(Execution.run_id == run_id, Execution.day == 1)
+        ).all()
         assert 0 < len(day1_before) < 10  # killed mid-act, some executions committed
 
     # 2. resume from a new process: finishes day 1 and closes it
@@ -119,16 +129,23 @@ def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
     with store.session() as s:
         acts1 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 1)).all()
         auto1 = {a.idempotency_key for a in acts1 if a.risk < 0.5}
-        ex1 = s.scalars(select(Execution).where(Execution.run_id == run_id,
-                                                Execution.day == 1)).all()
+        ex1 = s.scalars(
+            select(Execution).where(Execution.run_id == run_id, Execution.day == 1)
+        ).all()
         keys = Counter(e.idempotency_key for e in ex1)
         assert all(n == 1 for n in keys.values())  # exactly once
         assert set(keys) == auto1  # none lost, nothing else executed
         assert s.get(Run, run_id).current_day == 2
         out1 = s.get(DayOutcome, (run_id, 1))
         assert out1.totals["lines_applied"] == len(auto1)
-        still = sorted(a.id for a in s.scalars(select(Action).where(
-            Action.run_id == run_id, Action.day == 0, Action.status == "pending")))
+        still = sorted(
+            a.id
+            for a in s.scalars(
+                select(Action).where(
+                    Action.run_id == run_id, Action.day == 0, Action.status == "pending"
+                )
+            )
+        )
         assert still == pending0  # the approval is still pending
 
     # 3. the same two days without a crash give the same outcome (backend-independent)
@@ -148,8 +165,10 @@ def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
     from agent.checkpoint import open_checkpointer
     from agent.runner import answer_pending
 
-    answer = {"by": "dana", "decisions": {str(i): {"choice": "accept", "reason": "ok"}
-                                          for i in pending0}}
+    answer = {
+        "by": "dana",
+        "decisions": {str(i): {"choice": "accept", "reason": "ok"} for i in pending0},
+    }
     with open_checkpointer(store.url) as saver:
         res = answer_pending(store, saver, run_id, 0, answer)
         assert res["finished"] and res["still_pending"] == []

@@ -49,9 +49,18 @@ def rogue_run(tmp_path):
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"max_spend_per_day: {BUDGET}\nmax_discount: 0.3\n")
     store = open_store(str(tmp_path / "g.db"))
-    run_id = create_run(store, RunOptions(
-        scenario="steady", seed=1, policy="rogue", rules_path=str(rules), signals="ema",
-        approval=ApprovalPolicy(mode="auto")), policy=Rogue())
+    run_id = create_run(
+        store,
+        RunOptions(
+            scenario="steady",
+            seed=1,
+            policy="rogue",
+            rules_path=str(rules),
+            signals="ema",
+            approval=ApprovalPolicy(mode="auto"),
+        ),
+        policy=Rogue(),
+    )
     with open_checkpointer(store.url) as saver:
         Runner(load_context(store, run_id), saver, approver=None).run(3)
     yield store, run_id
@@ -82,10 +91,14 @@ def test_no_violating_action_executes(rogue_run):
 def test_every_refusal_is_recorded_with_its_rule(rogue_run):
     store, run_id = rogue_run
     with store.session() as s:
-        ev = s.execute(select(RuleEvent.day, RuleEvent.rule, RuleEvent.outcome, RuleEvent.detail)
-                       .where(RuleEvent.run_id == run_id)).all()
-        plan2 = s.scalars(select(PlanRecord).where(PlanRecord.run_id == run_id,
-                                                   PlanRecord.day == 2)).one()
+        ev = s.execute(
+            select(RuleEvent.day, RuleEvent.rule, RuleEvent.outcome, RuleEvent.detail).where(
+                RuleEvent.run_id == run_id
+            )
+        ).all()
+        plan2 = s.scalars(
+            select(PlanRecord).where(PlanRecord.run_id == run_id, PlanRecord.day == 2)
+        ).one()
         acts2 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 2)).all()
     rules = {(d, r) for d, r, _, _ in ev}
     assert {(0, "discount.cap"), (0, "price.floor"), (0, "budget.daily")} <= rules

@@ -18,8 +18,9 @@ def sim() -> MarketSimulator:
 
 
 def _check(sim, arrays, rules=None, **kw):
-    return apply_guardrails(arrays, sim.view(), rules or RulesConfig(),
-                            sim.catalog.category_names, **kw)
+    return apply_guardrails(
+        arrays, sim.view(), rules or RulesConfig(), sim.catalog.category_names, **kw
+    )
 
 
 def test_discount_above_cap_is_clipped_to_the_cap(sim):
@@ -77,8 +78,9 @@ def test_moq_raises_small_orders_and_capacity_cuts(sim):
     a.order_qty[:] = 500
     v = sim.view()
     room = 300.0
-    res = _check(sim, a, RulesConfig(warehouse_capacity=float(v.on_hand.sum() + room),
-                                     max_cover_days=10_000))
+    res = _check(
+        sim, a, RulesConfig(warehouse_capacity=float(v.on_hand.sum() + room), max_cover_days=10_000)
+    )
     assert res.arrays.order_qty.sum() <= room
     assert any(e.rule == "capacity.warehouse" for e in res.events)
 
@@ -95,8 +97,10 @@ def test_invalid_numbers_are_dropped_not_raised(sim):
 
 def test_category_rules_from_a_file(sim, tmp_path):
     f = tmp_path / "rules.yaml"
-    f.write_text("categories:\n  electronics: {allow_promotions: false}\n"
-                 "  pantry: {max_units_per_order: 15}\n")
+    f.write_text(
+        "categories:\n  electronics: {allow_promotions: false}\n"
+        "  pantry: {max_units_per_order: 15}\n"
+    )
     rules = load_rules(f)
     rules.check_categories(sim.catalog.category_names)
     a = PlanArrays.empty(sim.n)

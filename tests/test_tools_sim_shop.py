@@ -31,8 +31,10 @@ def test_execute_is_idempotent_and_day_advances_only_on_close():
 def test_close_day_matches_the_simulator_under_the_same_plan():
     shop = SimShop.from_scenario("steady", seed=4)
     ref = MarketSimulator.from_scenario("steady", seed=4)
-    lines = [{"kind": "restock", "sku": shop.sku_ids[2], "quantity": 25},
-             {"kind": "promotion", "sku": shop.sku_ids[5], "discount": 0.1, "duration_days": 3}]
+    lines = [
+        {"kind": "restock", "sku": shop.sku_ids[2], "quantity": 25},
+        {"kind": "promotion", "sku": shop.sku_ids[5], "discount": 0.1, "duration_days": 3},
+    ]
     got = shop.close_day(lines)
     want = ref.step(arrays_from_lines(lines, ref.sku_index))
     assert got.profit == pytest.approx(want.profit)
@@ -41,8 +43,10 @@ def test_close_day_matches_the_simulator_under_the_same_plan():
 
 def test_lines_round_trip_through_arrays():
     shop = SimShop.from_scenario("steady", seed=1)
-    lines = [{"kind": "restock", "sku": shop.sku_ids[1], "quantity": 12},
-             {"kind": "promotion", "sku": shop.sku_ids[3], "discount": 0.25, "duration_days": 4}]
+    lines = [
+        {"kind": "restock", "sku": shop.sku_ids[1], "quantity": 12},
+        {"kind": "promotion", "sku": shop.sku_ids[3], "discount": 0.25, "duration_days": 4},
+    ]
     assert lines_from_arrays(arrays_from_lines(lines, shop.sku_index), shop.sku_ids) == lines
 
 

@@ -113,18 +113,30 @@ def apply_guardrails(
     dur = np.array(arrays.duration, dtype=np.int64, copy=True)
     if qty.shape != (n,) or pset.shape != (n,) or disc.shape != (n,) or dur.shape != (n,):
         events.append(
-            RuleEvent(None, "plan", "input.invalid", "dropped",
-                      f"plan vectors must have shape ({n},); the whole plan was refused",
-                      {"shape": [list(np.shape(a)) for a in (qty, pset, disc, dur)]}, None)
+            RuleEvent(
+                None,
+                "plan",
+                "input.invalid",
+                "dropped",
+                f"plan vectors must have shape ({n},); the whole plan was refused",
+                {"shape": [list(np.shape(a)) for a in (qty, pset, disc, dur)]},
+                None,
+            )
         )
         return GuardResult(PlanArrays.empty(n), events)
 
     def rec(mask: np.ndarray, kind: str, rule: str, outcome: str, detail, before, after) -> None:
         for i in np.flatnonzero(mask).tolist():
             events.append(
-                RuleEvent(sku_ids[i], kind, rule, outcome,
-                          detail(i) if callable(detail) else detail,
-                          before(i), None if after is None else after(i))
+                RuleEvent(
+                    sku_ids[i],
+                    kind,
+                    rule,
+                    outcome,
+                    detail(i) if callable(detail) else detail,
+                    before(i),
+                    None if after is None else after(i),
+                )
             )
 
     def promo(i: int, d: np.ndarray | None = None) -> dict[str, Any]:
@@ -139,33 +151,64 @@ def apply_guardrails(
 
     # 1. invalid input
     bad_q = ~np.isfinite(qty) | (qty < 0)
-    rec(bad_q, "restock", "input.invalid", "dropped",
+    rec(
+        bad_q,
+        "restock",
+        "input.invalid",
+        "dropped",
         lambda i: f"order quantity {qty[i]!r} is not a finite number >= 0",
-        lambda i: {"quantity": repr(float(qty[i]))}, None)
+        lambda i: {"quantity": repr(float(qty[i]))},
+        None,
+    )
     qty[bad_q] = 0.0
     qty = np.ceil(qty)
     bad_d = pset & (~np.isfinite(disc) | (disc < 0) | (disc >= 1))
-    rec(bad_d, "promotion", "input.invalid", "dropped",
+    rec(
+        bad_d,
+        "promotion",
+        "input.invalid",
+        "dropped",
         lambda i: f"discount {disc[i]!r} is outside [0, 1)",
-        lambda i: {"discount": repr(float(disc[i]))}, None)
+        lambda i: {"discount": repr(float(disc[i]))},
+        None,
+    )
     pset &= ~bad_d
     disc = np.where(pset, disc, 0.0)
     dur = np.where(pset, np.maximum(dur, 1), 0)
 
     # 2. category permissions
-    no_restock = np.array([not rules.categories[c].allow_restock if c in rules.categories
-                           else False for c in names], dtype=bool)[cat]
-    no_promo = np.array([not rules.categories[c].allow_promotions if c in rules.categories
-                         else False for c in names], dtype=bool)[cat]
+    no_restock = np.array(
+        [not rules.categories[c].allow_restock if c in rules.categories else False for c in names],
+        dtype=bool,
+    )[cat]
+    no_promo = np.array(
+        [
+            not rules.categories[c].allow_promotions if c in rules.categories else False
+            for c in names
+        ],
+        dtype=bool,
+    )[cat]
     m = (qty > 0) & no_restock
-    rec(m, "restock", "category.no_restock", "dropped",
+    rec(
+        m,
+        "restock",
+        "category.no_restock",
+        "dropped",
         lambda i: f"category {names[cat[i]]!r} allows no purchase orders",
-        lambda i: {"quantity": int(qty[i])}, None)
+        lambda i: {"quantity": int(qty[i])},
+        None,
+    )
     qty[m] = 0.0
     m = pset & (disc > 0) & no_promo
-    rec(m, "promotion", "category.no_promotions", "dropped",
+    rec(
+        m,
+        "promotion",
+        "category.no_promotions",
+        "dropped",
         lambda i: f"category {names[cat[i]]!r} allows no promotions",
-        lambda i: promo(i), None)
+        lambda i: promo(i),
+        None,
+    )
     pset &= ~m
 
     # 3. discount cap
@@ -175,19 +218,32 @@ def apply_guardrails(
     m = pset & (disc > cap + 1e-12)
     before_disc = disc.copy()
     disc = np.where(m, cap, disc)
-    rec(m, "promotion", "discount.cap", "clipped",
+    rec(
+        m,
+        "promotion",
+        "discount.cap",
+        "clipped",
         lambda i: f"discount {before_disc[i]:.0%} is above the cap {cap[i]:.0%}",
-        lambda i: promo(i, before_disc), lambda i: promo(i))
+        lambda i: promo(i, before_disc),
+        lambda i: promo(i),
+    )
 
     # 4. duration
     m = pset & (dur > rules.max_promotion_days)
     before_dur = dur.copy()
     dur = np.where(m, rules.max_promotion_days, dur)
-    rec(m, "promotion", "promotion.duration", "clipped",
-        lambda i: f"{int(before_dur[i])} days is longer than max_promotion_days "
-        f"{rules.max_promotion_days}",
+    rec(
+        m,
+        "promotion",
+        "promotion.duration",
+        "clipped",
+        lambda i: (
+            f"{int(before_dur[i])} days is longer than max_promotion_days "
+            f"{rules.max_promotion_days}"
+        ),
         lambda i: {"discount": float(disc[i]), "duration_days": int(before_dur[i])},
-        lambda i: promo(i))
+        lambda i: promo(i),
+    )
 
     # 5. price floor
     cat_margin = _cat_values(rules, names, "min_margin", None)[cat]
@@ -201,21 +257,38 @@ def apply_guardrails(
     clip_m = m & keepable
     drop_m = m & ~keepable
     disc = np.where(clip_m, np.floor(max_floor_disc * 1000.0) / 1000.0, disc)
-    rec(clip_m, "promotion", "price.floor", "clipped",
-        lambda i: f"price {price[i] * (1 - before_disc[i]):.2f} after {before_disc[i]:.0%} off "
-        f"is under the floor {floor_price[i]:.2f} (unit cost {cost[i]:.2f})",
-        lambda i: promo(i, before_disc), lambda i: promo(i))
-    rec(drop_m, "promotion", "price.floor", "dropped",
-        lambda i: f"any discount puts the price under the floor {floor_price[i]:.2f} "
-        f"(list {price[i]:.2f}, unit cost {cost[i]:.2f})",
-        lambda i: promo(i, before_disc), None)
+    rec(
+        clip_m,
+        "promotion",
+        "price.floor",
+        "clipped",
+        lambda i: (
+            f"price {price[i] * (1 - before_disc[i]):.2f} after {before_disc[i]:.0%} off "
+            f"is under the floor {floor_price[i]:.2f} (unit cost {cost[i]:.2f})"
+        ),
+        lambda i: promo(i, before_disc),
+        lambda i: promo(i),
+    )
+    rec(
+        drop_m,
+        "promotion",
+        "price.floor",
+        "dropped",
+        lambda i: (
+            f"any discount puts the price under the floor {floor_price[i]:.2f} "
+            f"(list {price[i]:.2f}, unit cost {cost[i]:.2f})"
+        ),
+        lambda i: promo(i, before_disc),
+        None,
+    )
     pset &= ~drop_m
     disc = np.where(pset, disc, 0.0)
     dur = np.where(pset, dur, 0)
 
     # 6. order size limits
-    fc = np.maximum(np.asarray(view.sales_ema7, dtype=float),
-                    np.asarray(view.sales_ema28, dtype=float))
+    fc = np.maximum(
+        np.asarray(view.sales_ema7, dtype=float), np.asarray(view.sales_ema28, dtype=float)
+    )
     if forecast is not None:  # a model's forecast may lift the limit, never cut it to zero
         fc = np.maximum(fc, np.asarray(forecast, dtype=float))
     fc = np.maximum(fc, 0.0)
@@ -223,42 +296,78 @@ def apply_guardrails(
     m = (qty > 0) & ~np.isnan(cat_units) & (qty > cat_units)
     before_q = qty.copy()
     qty = np.where(m, np.nan_to_num(cat_units), qty)
-    rec(m, "restock", "order.max_units", "clipped",
+    rec(
+        m,
+        "restock",
+        "order.max_units",
+        "clipped",
         lambda i: f"{int(before_q[i])} units is above max_units_per_order {int(cat_units[i])}",
-        lambda i: {"quantity": int(before_q[i])}, lambda i: {"quantity": int(qty[i])})
+        lambda i: {"quantity": int(before_q[i])},
+        lambda i: {"quantity": int(qty[i])},
+    )
     position = np.asarray(view.on_hand, dtype=float) + np.asarray(view.on_order, dtype=float)
     cover_cap = np.floor(np.maximum(fc * rules.max_cover_days - position, 0.0))
     m = (qty > 0) & (qty > cover_cap) & (qty > moq)
     before_q = qty.copy()
     qty = np.where(m, np.maximum(cover_cap, 0.0), qty)
+
     def detail(i: int) -> str:
         return (
             f"{int(before_q[i])} units would lift stock beyond {rules.max_cover_days:g} days "
             f"of sales ({fc[i]:.2f}/day, {position[i]:.0f} already on hand or ordered)"
         )
 
-    rec(m & (qty > 0), "restock", "order.max_cover_days", "clipped", detail,
-        lambda i: {"quantity": int(before_q[i])}, lambda i: {"quantity": int(qty[i])})
-    rec(m & (qty <= 0), "restock", "order.max_cover_days", "dropped", detail,
-        lambda i: {"quantity": int(before_q[i])}, None)
+    rec(
+        m & (qty > 0),
+        "restock",
+        "order.max_cover_days",
+        "clipped",
+        detail,
+        lambda i: {"quantity": int(before_q[i])},
+        lambda i: {"quantity": int(qty[i])},
+    )
+    rec(
+        m & (qty <= 0),
+        "restock",
+        "order.max_cover_days",
+        "dropped",
+        detail,
+        lambda i: {"quantity": int(before_q[i])},
+        None,
+    )
 
     # 7. minimum order quantity
     if rules.enforce_moq:
         below = (qty > 0) & (qty < moq)
-        limit = np.minimum(np.where(np.isnan(cat_units), np.inf, cat_units),
-                           np.maximum(cover_cap, moq))
+        limit = np.minimum(
+            np.where(np.isnan(cat_units), np.inf, cat_units), np.maximum(cover_cap, moq)
+        )
         raise_m = below & (moq <= limit)
         drop_m = below & ~raise_m
         before_q = qty.copy()
         qty = np.where(raise_m, moq, qty)
         qty = np.where(drop_m, 0.0, qty)
-        rec(raise_m, "restock", "moq.minimum", "clipped",
-            lambda i: f"{int(before_q[i])} units is under the supplier minimum {int(moq[i])}; "
-            "raised to it",
-            lambda i: {"quantity": int(before_q[i])}, lambda i: {"quantity": int(qty[i])})
-        rec(drop_m, "restock", "moq.minimum", "dropped",
+        rec(
+            raise_m,
+            "restock",
+            "moq.minimum",
+            "clipped",
+            lambda i: (
+                f"{int(before_q[i])} units is under the supplier minimum {int(moq[i])}; "
+                "raised to it"
+            ),
+            lambda i: {"quantity": int(before_q[i])},
+            lambda i: {"quantity": int(qty[i])},
+        )
+        rec(
+            drop_m,
+            "restock",
+            "moq.minimum",
+            "dropped",
             lambda i: f"the supplier minimum {int(moq[i])} is above this line's unit limit",
-            lambda i: {"quantity": int(before_q[i])}, None)
+            lambda i: {"quantity": int(before_q[i])},
+            None,
+        )
 
     # 8. budgets: most urgent first
     urgency = position / np.maximum(fc, 1e-9)
@@ -271,18 +380,35 @@ def apply_guardrails(
     if rules.max_spend_per_week is not None:
         limits.append(("budget.weekly", rules.max_spend_per_week - spent_this_week - spent_today))
     for rule, room in limits:
-        qty = _fund(qty, qty * value_unit, value_unit, max(room, 0.0), urgency, moq, rule,
-                    "value {v:.2f} does not fit in what is left of the limit ({room:.2f})",
-                    sku_ids, events)
+        qty = _fund(
+            qty,
+            qty * value_unit,
+            value_unit,
+            max(room, 0.0),
+            urgency,
+            moq,
+            rule,
+            "value {v:.2f} does not fit in what is left of the limit ({room:.2f})",
+            sku_ids,
+            events,
+        )
 
     # 9. warehouse capacity (units)
     caps = [c for c in (rules.warehouse_capacity, shop_capacity) if c is not None]
     if caps:
         room = min(caps) - float(position.sum())
-        qty = _fund(qty, qty.copy(), np.ones(n), max(room, 0.0), urgency, moq,
-                    "capacity.warehouse",
-                    "{v:.0f} units do not fit in the warehouse room left ({room:.0f} units)",
-                    sku_ids, events)
+        qty = _fund(
+            qty,
+            qty.copy(),
+            np.ones(n),
+            max(room, 0.0),
+            urgency,
+            moq,
+            "capacity.warehouse",
+            "{v:.0f} units do not fit in the warehouse room left ({room:.0f} units)",
+            sku_ids,
+            events,
+        )
 
     out = PlanArrays(order_qty=qty, promo_set=pset, discount=disc, duration=dur)
     return GuardResult(out, events)
@@ -317,12 +443,28 @@ def _fund(
             q = float(np.floor(left / per_unit[i] + 1e-9))
             if q >= max(moq[i], 1.0):
                 qty[i] = q
-                events.append(RuleEvent(sku_ids[i], "restock", rule, "clipped",
-                                        template.format(v=v, room=left) + f"; cut to {int(q)}",
-                                        {"quantity": before}, {"quantity": int(q)}))
+                events.append(
+                    RuleEvent(
+                        sku_ids[i],
+                        "restock",
+                        rule,
+                        "clipped",
+                        template.format(v=v, room=left) + f"; cut to {int(q)}",
+                        {"quantity": before},
+                        {"quantity": int(q)},
+                    )
+                )
                 continue
         qty[i] = 0.0
-        events.append(RuleEvent(sku_ids[i], "restock", rule, "dropped",
-                                template.format(v=v, room=max(left, 0.0) if j == 0 else 0.0),
-                                {"quantity": before}, None))
+        events.append(
+            RuleEvent(
+                sku_ids[i],
+                "restock",
+                rule,
+                "dropped",
+                template.format(v=v, room=max(left, 0.0) if j == 0 else 0.0),
+                {"quantity": before},
+                None,
+            )
+        )
     return qty

@@ -51,22 +51,46 @@ def parse_plan_text(text: str, sku_index: Mapping[str, int]) -> tuple[PlanArrays
         elif m := _END.match(line):
             sku, kind = m.group(1), "end"
         else:
-            events.append(RuleEvent(None, "plan", "input.unparsed", "dropped",
-                                    f"line {lineno} is not an action and was ignored",
-                                    {"line": _short(line)}, None))
+            events.append(
+                RuleEvent(
+                    None,
+                    "plan",
+                    "input.unparsed",
+                    "dropped",
+                    f"line {lineno} is not an action and was ignored",
+                    {"line": _short(line)},
+                    None,
+                )
+            )
             continue
         pos = sku_index.get(sku)
         if pos is None:
-            events.append(RuleEvent(sku[:128], "restock" if kind == "restock" else "promotion",
-                                    "input.unknown_sku", "dropped",
-                                    f"line {lineno}: the shop has no SKU {sku!r}",
-                                    {"line": _short(line)}, None))
+            events.append(
+                RuleEvent(
+                    sku[:128],
+                    "restock" if kind == "restock" else "promotion",
+                    "input.unknown_sku",
+                    "dropped",
+                    f"line {lineno}: the shop has no SKU {sku!r}",
+                    {"line": _short(line)},
+                    None,
+                )
+            )
             continue
         key = (sku, "restock" if kind == "restock" else "promotion")
         if key in seen:
-            events.append(RuleEvent(sku, key[1], "input.invalid", "dropped",
-                                    f"line {seen[key]}: {sku} is named again on line {lineno}; "
-                                    "the later line is kept", {"line": seen[key]}, None))
+            events.append(
+                RuleEvent(
+                    sku,
+                    key[1],
+                    "input.invalid",
+                    "dropped",
+                    f"line {seen[key]}: {sku} is named again on line {lineno}; "
+                    "the later line is kept",
+                    {"line": seen[key]},
+                    None,
+                )
+            )
         seen[key] = lineno
         if kind == "restock":
             arrays.order_qty[pos] = float(m.group(2))

@@ -109,8 +109,11 @@ def score_actions(
         "drift": w.drift * drift,
         "anomaly": w.anomaly * anomaly,
     }
-    p_parts = {"discount": w.discount * depth, "drift": w.drift * drift,
-               "anomaly": w.anomaly * anomaly}
+    p_parts = {
+        "discount": w.discount * depth,
+        "drift": w.drift * drift,
+        "anomaly": w.anomaly * anomaly,
+    }
     out: dict[str, np.ndarray] = {
         "restock": np.where(has_order, np.max(np.stack(list(r_parts.values())), axis=0), 0.0),
         "promotion": np.where(promo_set, np.max(np.stack(list(p_parts.values())), axis=0), 0.0),

@@ -138,8 +138,9 @@ class HubSignals:
             if i is not None:
                 drift[i] = abs(float(a["size"]))
         anomaly = np.zeros(n)
-        flags = [f.to_dict() for f in self.hub.anomalies(since_day=max(0, view.day - 7),
-                                                         unresolved=True)]
+        flags = [
+            f.to_dict() for f in self.hub.anomalies(since_day=max(0, view.day - 7), unresolved=True)
+        ]
         for f in flags:
             i = self._sku_pos.get(f["sku"])
             if i is not None:
@@ -149,8 +150,7 @@ class HubSignals:
     def observe_day(self, result: DayResult, sim: MarketSimulator) -> int:
         from online.sim_source import events_from_day
 
-        events = events_from_day(result, sim, prev_discount=self._prev_discount,
-                                 prefix=self.prefix)
+        events = events_from_day(result, sim, prev_discount=self._prev_discount, prefix=self.prefix)
         self._prev_discount = np.asarray(result.discount).copy()
         report = self.hub.update(events, close_through=int(result.day))
         return int(report.accepted)
@@ -160,9 +160,13 @@ class HubSignals:
 
         events = [
             ApprovalDecision(
-                event_id=f"{self.prefix}approval:{d['action_id']}", sku=str(d["sku"]),
-                day=int(d["day"]), subject_id=f"action:{d['action_id']}",
-                approved=bool(d["approved"]), reviewer=d.get("by"), note=d.get("reason"),
+                event_id=f"{self.prefix}approval:{d['action_id']}",
+                sku=str(d["sku"]),
+                day=int(d["day"]),
+                subject_id=f"action:{d['action_id']}",
+                approved=bool(d["approved"]),
+                reviewer=d.get("by"),
+                note=d.get("reason"),
             )
             for d in decisions
         ]

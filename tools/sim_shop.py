@@ -103,8 +103,14 @@ class SimShop:
         for si, name in enumerate(self.supplier_names):
             hit = np.flatnonzero(window[:, si] > 0)
             if hit.size:
-                out.append({"kind": "disruption", "supplier": name, "in_days": int(hit[0]),
-                            "extra_lead_days": int(window[hit[0], si])})
+                out.append(
+                    {
+                        "kind": "disruption",
+                        "supplier": name,
+                        "in_days": int(hit[0]),
+                        "extra_lead_days": int(window[hit[0], si]),
+                    }
+                )
         return out
 
     # ------------------------------------------------------------------ acting

@@ -58,18 +58,23 @@ class ShopToolkit:
         return pos
 
     def _rows(self, skus: Sequence[str] | None, fields: Mapping[str, np.ndarray]) -> list[dict]:
-        idx = ([self._pos(s) for s in skus] if skus
-               else list(range(min(len(self.shop.sku_ids), _MAX_ROWS))))
+        idx = (
+            [self._pos(s) for s in skus]
+            if skus
+            else list(range(min(len(self.shop.sku_ids), _MAX_ROWS)))
+        )
         ids = self.shop.sku_ids
-        return [{"sku": ids[i], **{k: round(float(v[i]), 3) for k, v in fields.items()}}
-                for i in idx]
+        return [
+            {"sku": ids[i], **{k: round(float(v[i]), 3) for k, v in fields.items()}} for i in idx
+        ]
 
     # ------------------------------------------------------------------ reading
     def get_inventory(self, skus: Sequence[str] | None = None) -> list[dict]:
         """Units on hand, backlog and units near expiry per SKU (first 50 if none named)."""
         v = self.shop.view()
-        return self._rows(skus, {"on_hand": v.on_hand, "backlog": v.backlog,
-                                 "expiring_soon": v.expiring_soon})
+        return self._rows(
+            skus, {"on_hand": v.on_hand, "backlog": v.backlog, "expiring_soon": v.expiring_soon}
+        )
 
     def get_pipeline(self, skus: Sequence[str] | None = None) -> list[dict]:
         """Units on order and the lead time of an order placed today, per SKU."""
@@ -79,8 +84,15 @@ class ShopToolkit:
     def get_recent_sales(self, skus: Sequence[str] | None = None) -> list[dict]:
         """Yesterday's sales and the 7- and 28-day sales averages per SKU."""
         v = self.shop.view()
-        return self._rows(skus, {"last_sales": v.last_sales, "avg_7d": v.sales_ema7,
-                                 "avg_28d": v.sales_ema28, "discount": v.discount})
+        return self._rows(
+            skus,
+            {
+                "last_sales": v.last_sales,
+                "avg_7d": v.sales_ema7,
+                "avg_28d": v.sales_ema28,
+                "discount": v.discount,
+            },
+        )
 
     def get_forecast(self, sku: str, horizon: int = 14) -> dict:
         """Expected demand per day and the 10-90% band of the total over ``horizon`` days."""
@@ -88,9 +100,13 @@ class ShopToolkit:
             raise ToolInputError(f"horizon: must be 1..365 days; got {horizon}")
         i = self._pos(sku)
         snap = self.signals.snapshot(self.shop.view(), int(horizon))
-        return {"sku": sku, "horizon": int(horizon), "source": snap.source,
-                "mean_per_day": round(float(snap.mean_daily[i]), 3),
-                "total_band": [round(float(snap.lower[i]), 1), round(float(snap.upper[i]), 1)]}
+        return {
+            "sku": sku,
+            "horizon": int(horizon),
+            "source": snap.source,
+            "mean_per_day": round(float(snap.mean_daily[i]), 3),
+            "total_band": [round(float(snap.lower[i]), 1), round(float(snap.upper[i]), 1)],
+        }
 
     def get_drift_alerts(self) -> list[dict]:
         """Recent demand drift alerts (SKU, day, relative size)."""
@@ -115,16 +131,26 @@ class ShopToolkit:
         w = self.shop.what_if(arrays_from_lines(checked, self.shop.sku_index), int(horizon))
         if w is None:
             return {"available": False}
-        return {"available": True, "horizon": w.horizon, "profit_delta": round(w.total, 2),
-                "with_plan": round(w.plan_profit, 2), "no_action": round(w.base_profit, 2)}
+        return {
+            "available": True,
+            "horizon": w.horizon,
+            "profit_delta": round(w.total, 2),
+            "with_plan": round(w.plan_profit, 2),
+            "no_action": round(w.base_profit, 2),
+        }
 
     def _check(self, lines: Sequence[Mapping[str, Any]]) -> tuple[list[dict], list]:
         unknown = [ln for ln in lines if ln.get("sku") not in self.shop.sku_index]
         if unknown:
             raise ToolInputError(f"sku: the shop has no SKU {unknown[0].get('sku')!r}")
         arrays = arrays_from_lines(lines, self.shop.sku_index)
-        res = apply_guardrails(arrays, self.shop.view(), self.rules, self.shop.category_names,
-                               shop_capacity=self.shop.warehouse_capacity)
+        res = apply_guardrails(
+            arrays,
+            self.shop.view(),
+            self.rules,
+            self.shop.category_names,
+            shop_capacity=self.shop.warehouse_capacity,
+        )
         return lines_from_arrays(res.arrays, self.shop.sku_ids), res.events
 
     # ------------------------------------------------------------------ acting
@@ -145,21 +171,36 @@ class ShopToolkit:
         self._pos(sku)
         return self._act({"kind": "restock", "sku": sku, "quantity": int(quantity)})
 
-    def set_promotion(self, sku: str, discount: float, duration_days: int = 7,
-                      reason: str = "") -> dict:
+    def set_promotion(
+        self, sku: str, discount: float, duration_days: int = 7, reason: str = ""
+    ) -> dict:
         """Run ``discount`` off ``sku`` for ``duration_days`` (0 ends a promotion)."""
         self._pos(sku)
-        return self._act({"kind": "promotion", "sku": sku, "discount": float(discount),
-                          "duration_days": int(duration_days)})
+        return self._act(
+            {
+                "kind": "promotion",
+                "sku": sku,
+                "discount": float(discount),
+                "duration_days": int(duration_days),
+            }
+        )
 
     # ------------------------------------------------------------------ LangChain
     def as_langchain_tools(self, acting: bool = True) -> list[Any]:
         """The tools as LangChain ``StructuredTool`` objects (``acting=False``: read only)."""
         from langchain_core.tools import StructuredTool
 
-        names = ["get_inventory", "get_pipeline", "get_recent_sales", "get_forecast",
-                 "get_drift_alerts", "get_anomalies", "get_upcoming_events", "check_plan",
-                 "what_if"]
+        names = [
+            "get_inventory",
+            "get_pipeline",
+            "get_recent_sales",
+            "get_forecast",
+            "get_drift_alerts",
+            "get_anomalies",
+            "get_upcoming_events",
+            "check_plan",
+            "what_if",
+        ]
         if acting:
             names += ["place_purchase_order", "set_promotion"]
         return [StructuredTool.from_function(getattr(self, n), name=n) for n in names]

@@ -31,8 +31,10 @@ def bench_agent(
     from rich.table import Table
 
     key = next(k for k in r if k.startswith("daily_run_s_") and k != "daily_run_s_max")
-    t = Table(title=f"Agent daily run, {r['n_skus']:,} SKUs, {r['policy']}, "
-              f"{r['approval_mode']} mode ({r['actions_per_day']:.0f} actions/day)")
+    t = Table(
+        title=f"Agent daily run, {r['n_skus']:,} SKUs, {r['policy']}, "
+        f"{r['approval_mode']} mode ({r['actions_per_day']:.0f} actions/day)"
+    )
     t.add_column("measure")
     t.add_column("seconds", justify="right")
     t.add_column("target", justify="right")

@@ -18,12 +18,17 @@ def chat(
     run_id: Annotated[str | None, typer.Option("--run", help="Only this run.")] = None,
     by: Annotated[str | None, typer.Option(help="Your name, recorded with decisions.")] = None,
     say: Annotated[
-        list[str] | None, typer.Option(help="Lines to handle without a terminal (repeatable): "
-                                       "--say list --say 'accept 12 ok'.")
+        list[str] | None,
+        typer.Option(
+            help="Lines to handle without a terminal (repeatable): --say list --say 'accept 12 ok'."
+        ),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help="module:factory returning a LangChain chat model for "
-                                 "free-form questions (default $SHOPOPS_CHAT_MODEL).")
+        str | None,
+        typer.Option(
+            help="module:factory returning a LangChain chat model for "
+            "free-form questions (default $SHOPOPS_CHAT_MODEL)."
+        ),
     ] = None,
 ) -> None:
     """List pending decisions, show cards, ask why, approve / edit / reject with a reason.
@@ -58,8 +63,9 @@ def chat(
                 return
             console.print(session.handle("list"))
             if not sys.stdin.isatty():
-                console.print("No terminal: not waiting for input (use --say to answer "
-                              "unattended).")
+                console.print(
+                    "No terminal: not waiting for input (use --say to answer unattended)."
+                )
                 return
             console.print("Type `help` for commands, `quit` to leave.")
             while True:

@@ -13,16 +13,19 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 
 def replay(
-    scenario: Annotated[str | None, typer.Argument(help="Scenario to replay with the agent.")]
-    = None,
+    scenario: Annotated[
+        str | None, typer.Argument(help="Scenario to replay with the agent.")
+    ] = None,
     policy: Annotated[str, typer.Option(help="Decision policy.")] = "base_stock",
     days: Annotated[int | None, typer.Option(help="Days (default: the whole horizon).")] = None,
     seed: Annotated[int, typer.Option(help="Episode seed.")] = 1000,
     approval_mode: Annotated[str, typer.Option(help="auto | confirm | risky.")] = "risky",
-    approver: Annotated[str, typer.Option(help="Scripted approver: scripted | accept | "
-                                          "reject.")] = "scripted",
-    run_id: Annotated[str | None, typer.Option("--run", help="Re-simulate this recorded run "
-                                               "instead.")] = None,
+    approver: Annotated[
+        str, typer.Option(help="Scripted approver: scripted | accept | reject.")
+    ] = "scripted",
+    run_id: Annotated[
+        str | None, typer.Option("--run", help="Re-simulate this recorded run instead.")
+    ] = None,
     db: Annotated[str | None, typer.Option(help="Store URL or SQLite file.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -42,21 +45,22 @@ def replay(
         from envs.scenario import load_scenario
 
         n = days or load_scenario(scenario).horizon_days
-        summary = run_simulated(scenario, n, approval_mode, approver, db, policy=policy,
-                                seed=seed, progress=not json)
+        summary = run_simulated(
+            scenario, n, approval_mode, approver, db, policy=policy, seed=seed, progress=not json
+        )
         run_id = summary.run_id
     store = open_store(db)
     try:
-        report = _report(store, run_id)
+        report = replay_report(store, run_id)
     finally:
         store.close()
     if json:
         typer.echo(_json.dumps(report, default=float))
         return
-    _print(report)
+    print_replay_report(report)
 
 
-def _report(store, run_id: str) -> dict:
+def replay_report(store, run_id: str) -> dict:
     """KPIs of every variant of the run's decisions (eval's definitions)."""
     from agent.replay import VARIANTS, resimulate
     from agent.runner import summarize_run
@@ -65,43 +69,81 @@ def _report(store, run_id: str) -> dict:
 
     summary = summarize_run(store, run_id)
     sim = MarketSimulator.from_scenario(summary.scenario, seed=summary.seed)
-    out = {"run_id": run_id, "scenario": summary.scenario, "seed": summary.seed,
-           "policy": summary.policy, "days": summary.days_closed,
-           "recorded_profit": summary.profit, "variants": {}}
+    out = {
+        "run_id": run_id,
+        "scenario": summary.scenario,
+        "seed": summary.seed,
+        "policy": summary.policy,
+        "days": summary.days_closed,
+        "recorded_profit": summary.profit,
+        "variants": {},
+    }
     for v in VARIANTS:
         acc = KpiAccumulator(sim.catalog.price, sim.catalog.unit_cost)
         for view, result in resimulate(store, run_id, v):
             acc.add(view, result)
         if summary.days_closed:
             k = acc.result()
-            out["variants"][v] = {f: getattr(k, f) for f in (
-                "profit", "revenue", "fill_rate", "stockout_rate", "lost_units", "waste_units",
-                "avg_inventory_value", "promo_spend", "ordered_units")}
+            out["variants"][v] = {
+                f: getattr(k, f)
+                for f in (
+                    "profit",
+                    "revenue",
+                    "fill_rate",
+                    "stockout_rate",
+                    "lost_units",
+                    "waste_units",
+                    "avg_inventory_value",
+                    "promo_spend",
+                    "ordered_units",
+                )
+            }
     return out
 
 
-def _print(report: dict) -> None:
+def print_replay_report(report: dict) -> None:
     from rich.table import Table
 
-    labels = {"recorded": "as executed (agent)", "proposed": "every allowed action, no asking",
-              "policy": "policy alone, no rules", "none": "no action"}
-    t = Table(title=f"Replay of run {report['run_id']}: {report['scenario']} seed "
-              f"{report['seed']}, {report['policy']}, {report['days']} days")
+    labels = {
+        "recorded": "as executed (agent)",
+        "proposed": "every allowed action, no asking",
+        "policy": "policy alone, no rules",
+        "none": "no action",
+    }
+    t = Table(
+        title=f"Replay of run {report['run_id']}: {report['scenario']} seed "
+        f"{report['seed']}, {report['policy']}, {report['days']} days"
+    )
     t.add_column("decisions")
-    cols = ("profit", "revenue", "fill_rate", "stockout_rate", "lost_units", "waste_units",
-            "avg_inventory_value", "promo_spend")
+    cols = (
+        "profit",
+        "revenue",
+        "fill_rate",
+        "stockout_rate",
+        "lost_units",
+        "waste_units",
+        "avg_inventory_value",
+        "promo_spend",
+    )
     for c in cols:
         t.add_column(c.replace("_", " "), justify="right")
     for v, k in report["variants"].items():
-        t.add_row(labels[v], *[f"{k[c]:.1%}" if c in ("fill_rate", "stockout_rate")
-                               else f"{k[c]:,.0f}" for c in cols])
+        t.add_row(
+            labels[v],
+            *[
+                f"{k[c]:.1%}" if c in ("fill_rate", "stockout_rate") else f"{k[c]:,.0f}"
+                for c in cols
+            ],
+        )
     console = _console()
     console.print(t)
     rec = report["variants"].get("recorded", {}).get("profit")
     if rec is not None:
         same = abs(rec - report["recorded_profit"]) < 1e-6 * max(1.0, abs(rec))
-        console.print(f"re-simulated profit {'matches' if same else 'DIFFERS from'} the "
-                        f"recorded run ({report['recorded_profit']:,.2f})")
+        console.print(
+            f"re-simulated profit {'matches' if same else 'DIFFERS from'} the "
+            f"recorded run ({report['recorded_profit']:,.2f})"
+        )
 
 
 def _console():

@@ -23,25 +23,33 @@ def run(
         str, typer.Option(help="auto | confirm | risky (only actions above the threshold wait).")
     ] = "risky",
     approver: Annotated[
-        str, typer.Option(help="Who answers now: none (wait for `shopops chat`) | scripted | "
-                          "accept | reject | terminal.")
+        str,
+        typer.Option(
+            help="Who answers now: none (wait for `shopops chat`) | scripted | "
+            "accept | reject | terminal."
+        ),
     ] = "none",
     threshold: Annotated[float, typer.Option(help="Risk from which an action waits.")] = 0.5,
-    deadline_days: Annotated[int, typer.Option(help="Days a pending action waits, then "
-                                               "expires.")] = 2,
+    deadline_days: Annotated[
+        int, typer.Option(help="Days a pending action waits, then expires.")
+    ] = 2,
     rules: Annotated[str | None, typer.Option(help="Rules file (YAML).")] = None,
     seed: Annotated[int, typer.Option(help="Episode seed of a new simulated shop.")] = 0,
     run_id: Annotated[str | None, typer.Option("--run", help="Continue this run.")] = None,
-    new: Annotated[bool, typer.Option("--new", help="Start a new run even if the shop has an "
-                                      "open one.")] = False,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new run even if the shop has an open one.")
+    ] = False,
     shop: Annotated[str | None, typer.Option(help="Shop name (default sim-<scenario>).")] = None,
     signals: Annotated[str, typer.Option(help="auto | hub | ema.")] = "auto",
     schedule: Annotated[
-        str | None, typer.Option(help="Cron expression ('0 6 * * *'): run one day per tick, "
-                                 "in-process, until stopped.")
+        str | None,
+        typer.Option(
+            help="Cron expression ('0 6 * * *'): run one day per tick, in-process, until stopped."
+        ),
     ] = None,
-    max_ticks: Annotated[int | None, typer.Option(help="With --schedule: stop after N "
-                                                  "ticks.")] = None,
+    max_ticks: Annotated[
+        int | None, typer.Option(help="With --schedule: stop after N ticks.")
+    ] = None,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -56,10 +64,21 @@ def run(
 
     def once(n: int, progress: bool) -> None:
         summary = run_shop_days(
-            scenario=scenario, days=n, policy=policy, approval_mode=approval_mode,
-            approver=approver, threshold=threshold, deadline_days=deadline_days,
-            rules_path=rules, seed=seed, run_id=state["run_id"], new=state["new"],
-            shop_id=shop, signals=signals, db_url=db, progress=progress and not json,
+            scenario=scenario,
+            days=n,
+            policy=policy,
+            approval_mode=approval_mode,
+            approver=approver,
+            threshold=threshold,
+            deadline_days=deadline_days,
+            rules_path=rules,
+            seed=seed,
+            run_id=state["run_id"],
+            new=state["new"],
+            shop_id=shop,
+            signals=signals,
+            db_url=db,
+            progress=progress and not json,
         )
         state["run_id"], state["new"] = summary.run_id, False  # later ticks continue it
         if json:

@@ -18,14 +18,23 @@ def print_summary(summary: Any, console: Any = None) -> None:
 
     console = console or _console()
     k = summary.kpis
-    t = Table(title=f"Run {summary.run_id}: {summary.scenario} / {summary.policy} / "
-              f"{summary.approval_mode} (days {summary.start_day}..{summary.current_day - 1})")
+    t = Table(
+        title=f"Run {summary.run_id}: {summary.scenario} / {summary.policy} / "
+        f"{summary.approval_mode} (days {summary.start_day}..{summary.current_day - 1})"
+    )
     t.add_column("KPI")
     t.add_column("value", justify="right")
-    for name, fmt in (("profit", "{:,.0f}"), ("revenue", "{:,.0f}"), ("fill_rate", "{:.1%}"),
-                      ("lost_units", "{:,.0f}"), ("stockout_sku_days", "{:,.0f}"),
-                      ("waste_units", "{:,.0f}"), ("ordered_units", "{:,.0f}"),
-                      ("promo_cost", "{:,.0f}"), ("avg_inventory_units", "{:,.0f}")):
+    for name, fmt in (
+        ("profit", "{:,.0f}"),
+        ("revenue", "{:,.0f}"),
+        ("fill_rate", "{:.1%}"),
+        ("lost_units", "{:,.0f}"),
+        ("stockout_sku_days", "{:,.0f}"),
+        ("waste_units", "{:,.0f}"),
+        ("ordered_units", "{:,.0f}"),
+        ("promo_cost", "{:,.0f}"),
+        ("avg_inventory_units", "{:,.0f}"),
+    ):
         v = k.get(name)
         t.add_row(name.replace("_", " "), "-" if v is None or v != v else fmt.format(v))
     console.print(t)
@@ -62,15 +71,30 @@ def status(
     try:
         with store.session() as s:
             runs = s.execute(
-                select(Run.id, Run.shop_id, Run.scenario, Run.policy, Run.approval_mode,
-                       Run.current_day, Run.status, func.coalesce(func.sum(DayOutcome.profit), 0))
-                .outerjoin(DayOutcome, DayOutcome.run_id == Run.id).group_by(Run.id)
-                .order_by(Run.created_at.desc()).limit(limit)).all()
+                select(
+                    Run.id,
+                    Run.shop_id,
+                    Run.scenario,
+                    Run.policy,
+                    Run.approval_mode,
+                    Run.current_day,
+                    Run.status,
+                    func.coalesce(func.sum(DayOutcome.profit), 0),
+                )
+                .outerjoin(DayOutcome, DayOutcome.run_id == Run.id)
+                .group_by(Run.id)
+                .order_by(Run.created_at.desc())
+                .limit(limit)
+            ).all()
             execs = s.scalars(select(Execution).order_by(Execution.id.desc()).limit(limit)).all()
-            refusals = s.execute(select(RuleEvent.run_id, RuleEvent.day, RuleEvent.sku,
-                                        RuleEvent.rule, RuleEvent.detail)
-                                 .where(RuleEvent.outcome == "dropped")
-                                 .order_by(RuleEvent.id.desc()).limit(limit)).all()
+            refusals = s.execute(
+                select(
+                    RuleEvent.run_id, RuleEvent.day, RuleEvent.sku, RuleEvent.rule, RuleEvent.detail
+                )
+                .where(RuleEvent.outcome == "dropped")
+                .order_by(RuleEvent.id.desc())
+                .limit(limit)
+            ).all()
             latest = runs[0] if runs else None
         cards = pending_cards(store)
         alerts: list[dict] = []
@@ -82,16 +106,42 @@ def status(
     finally:
         store.close()
     if json:
-        typer.echo(_json.dumps({
-            "runs": [dict(zip(("id", "shop", "scenario", "policy", "mode", "day", "status",
-                               "profit"), r, strict=True)) for r in runs],
-            "pending": [c["action_id"] for c in cards],
-            "executed": [{"run": e.run_id, "day": e.day, "applied_day": e.applied_day,
-                          **e.params} for e in execs],
-            "refusals": [dict(zip(("run", "day", "sku", "rule", "detail"), r, strict=True))
-                         for r in refusals],
-            "alerts": alerts,
-        }, default=str))
+        typer.echo(
+            _json.dumps(
+                {
+                    "runs": [
+                        dict(
+                            zip(
+                                (
+                                    "id",
+                                    "shop",
+                                    "scenario",
+                                    "policy",
+                                    "mode",
+                                    "day",
+                                    "status",
+                                    "profit",
+                                ),
+                                r,
+                                strict=True,
+                            )
+                        )
+                        for r in runs
+                    ],
+                    "pending": [c["action_id"] for c in cards],
+                    "executed": [
+                        {"run": e.run_id, "day": e.day, "applied_day": e.applied_day, **e.params}
+                        for e in execs
+                    ],
+                    "refusals": [
+                        dict(zip(("run", "day", "sku", "rule", "detail"), r, strict=True))
+                        for r in refusals
+                    ],
+                    "alerts": alerts,
+                },
+                default=str,
+            )
+        )
         return
     console = _console()
     t = Table(title="Runs")
@@ -117,8 +167,10 @@ def status(
         for row in refusals:
             r.add_row(row[0], str(row[1]), str(row[2]), row[3], row[4])
         console.print(r)
-    console.print(f"{len(alerts)} recent drift alerts / anomalies"
-                  + (": " + "; ".join(str(a.get("sku")) for a in alerts) if alerts else ""))
+    console.print(
+        f"{len(alerts)} recent drift alerts / anomalies"
+        + (": " + "; ".join(str(a.get("sku")) for a in alerts) if alerts else "")
+    )
 
 
 def _console():
