@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from eval.errors import EpisodeFailedError, EvalConfigError
-from eval.splits import TEST_SEED_START, check_report_seeds
+from eval.splits import TEST_SEEDS, check_report_seeds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,11 +87,11 @@ class EvalConfig(BaseModel):
     )
     seeds: int = Field(default=DEFAULT_SEEDS, description="Episode seeds per scenario (>= 1).")
     seed_offset: int = Field(
-        default=TEST_SEED_START,
+        default=TEST_SEEDS.start,
         description="First episode seed; seeds are seed_offset .. seed_offset + seeds - 1.",
     )
     allow_train_seeds: bool = Field(
-        default=False, description="Allow reporting on training seeds (< 1000); labelled so."
+        default=False, description="Allow reporting on training seeds (>= 1000); labelled so."
     )
     jobs: int = Field(default_factory=_default_jobs, description="Worker processes (1: inline).")
     bound: bool = Field(

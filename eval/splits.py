@@ -1,20 +1,22 @@
 """Train/test discipline: which episode seeds and scenarios are for tuning, which for reporting.
 
-Every number ShopOps reports comes from seeds no policy was tuned or trained on:
+Every number ShopOps reports comes from seeds no policy was tuned or trained on. The
+repository's convention (shared with ``policies/tuning.py``, the tuned files in
+``policies/tuned/`` and the PPO runs in ``artifacts/ppo/``):
 
 ==========  ===================  ==================================================
 split       seeds                use
 ==========  ===================  ==================================================
-``train``   0 .. 999             tuning parameters, training PPO / the LM policy,
+``test``    0 .. 999             reported evaluations (``shopops eval`` default)
+``train``   1000 and above       tuning parameters, training PPO / the LM policy,
                                  validation during development
-``test``    1000 and above       reported evaluations (``shopops eval`` default)
 ==========  ===================  ==================================================
 
 Scenarios are split the same way: a scenario whose file says ``held_out: true``
 (``new_category``) must never be used for tuning or training; it measures transfer to a
 shop the policies have not seen. :func:`tuning_scenarios` lists the ones that may be used.
 
-Tuners and trainers should draw their seeds from :data:`TRAIN_SEEDS` and call
+Tuners and trainers should draw their seeds from :data:`TRAIN_SEED_START` upwards and call
 :func:`check_tuning_scenario`; the evaluation harness calls :func:`check_report_seeds`,
 which refuses training seeds unless explicitly overridden (and then the output says so).
 """
@@ -26,8 +28,8 @@ from collections.abc import Iterable
 from eval.errors import SplitError
 
 __all__ = [
-    "TEST_SEED_START",
-    "TRAIN_SEEDS",
+    "TEST_SEEDS",
+    "TRAIN_SEED_START",
     "check_report_seeds",
     "check_tuning_scenario",
     "held_out_scenarios",
@@ -36,34 +38,36 @@ __all__ = [
     "tuning_scenarios",
 ]
 
-#: Seeds reserved for tuning and training (and development-time validation).
-TRAIN_SEEDS = range(0, 1000)
-#: The first seed of the held-out test split; every seed from here on is for reporting.
-TEST_SEED_START = 1000
+#: Seeds reserved for reporting: no policy may be tuned or trained on them.
+TEST_SEEDS = range(0, 1000)
+#: The first training seed; every seed from here on is for tuning, training and validation.
+TRAIN_SEED_START = TEST_SEEDS.stop
 
 
 def seed_split(seed: int) -> str:
-    """``"train"`` or ``"test"`` for an episode seed.
+    """``"test"`` or ``"train"`` for an episode seed.
 
     Raises:
         SplitError: the seed is negative (no split owns it).
     """
     if seed < 0:
         raise SplitError(f"seed {seed} is negative; episode seeds are >= 0", (seed,))
-    return "train" if seed in TRAIN_SEEDS else "test"
+    return "test" if seed in TEST_SEEDS else "train"
 
 
 def report_seeds(n: int, offset: int = 0) -> list[int]:
-    """The ``n`` held-out seeds used for reporting: ``TEST_SEED_START + offset`` onwards.
+    """The ``n`` held-out seeds ``offset .. offset + n - 1`` used for reporting.
 
     Raises:
-        SplitError: ``n`` < 1 or ``offset`` < 0.
+        SplitError: ``n`` < 1, ``offset`` < 0, or the range runs into the training seeds.
     """
     if n < 1:
         raise SplitError(f"seeds: need at least 1 seed; got {n}")
     if offset < 0:
         raise SplitError(f"seed offset: must be >= 0; got {offset}")
-    return list(range(TEST_SEED_START + offset, TEST_SEED_START + offset + n))
+    seeds = list(range(offset, offset + n))
+    check_report_seeds(seeds)
+    return seeds
 
 
 def check_report_seeds(seeds: Iterable[int], allow_train: bool = False) -> str:
@@ -82,8 +86,8 @@ def check_report_seeds(seeds: Iterable[int], allow_train: bool = False) -> str:
     if train and not allow_train:
         shown = ", ".join(map(str, train[:8])) + (" ..." if len(train) > 8 else "")
         raise SplitError(
-            f"seeds {shown} are training seeds ({TRAIN_SEEDS.start}-{TRAIN_SEEDS.stop - 1}, "
-            f"used to tune and train policies); report on held-out seeds >= {TEST_SEED_START} "
+            f"seeds {shown} are training seeds ({TRAIN_SEED_START} and up, used to tune and "
+            f"train policies); report on held-out seeds {TEST_SEEDS.start}-{TEST_SEEDS.stop - 1} "
             "(the default) or pass --allow-train-seeds to evaluate on training seeds anyway "
             "(the output is then labelled as such)",
             train,

@@ -116,7 +116,7 @@ def percent_of_reference(
     denom = np.array([ref_map.get(k, math.nan) for k in keys], dtype=float)
     profit = runs["profit"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        pct = np.where(denom > 0, 100.0 * profit / denom, math.nan)
+        pct = np.where(denom > 0, 100.0 * (profit / denom), math.nan)
     name = "pct_of_bound" if reference is None else f"pct_of_{reference}"
     return pd.Series(pct, index=runs.index, name=name)
 

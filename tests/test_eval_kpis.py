@@ -79,7 +79,7 @@ class Scripted:
 
 
 def test_tiny_shop_kpis_match_hand_calculation() -> None:
-    k = run_episode(Scripted(), parse_scenario(TINY), seed=1000).kpis
+    k = run_episode(Scripted(), parse_scenario(TINY), seed=0).kpis
     # Day by day: A sells 10 each day (at 8 on days 0-1, at 10 after), stock A 30,20,10,
     # then 25 arrive for day 3 -> 25,15; B sells 2 on days 0-2 and is out on days 3-4.
     assert k.days == 5 and k.n_skus == 2
@@ -113,7 +113,7 @@ def test_tiny_shop_kpis_match_hand_calculation() -> None:
 def test_backorders_count_waiting_units_not_lost_ones() -> None:
     spec = copy.deepcopy(TINY)
     spec["backorders"] = True
-    k = run_episode(DoNothing(), parse_scenario(spec), seed=1000).kpis
+    k = run_episode(DoNothing(), parse_scenario(spec), seed=0).kpis
     # A: 30 units serve days 0-2, then 10 and 20 units wait; B: 6 units, then 2 and 4 wait.
     assert k.lost_units == 0 and k.lost_value == 0
     assert k.backorder_unit_days == pytest.approx(10 + 20 + 2 + 4)
@@ -124,7 +124,7 @@ def test_backorders_count_waiting_units_not_lost_ones() -> None:
 
 def test_classic_kpis_agree_with_the_raw_days() -> None:
     """On the textbook scenario (Poisson, backorders) every sum matches the day records."""
-    sim = MarketSimulator.from_scenario("classic", seed=1003)
+    sim = MarketSimulator.from_scenario("classic", seed=3)
     days = []
     policy = DoNothing()
     policy.reset(sim)
@@ -147,8 +147,8 @@ def test_classic_kpis_agree_with_the_raw_days() -> None:
 
 
 def test_run_episode_is_deterministic_and_records_traces() -> None:
-    a = run_episode("naive", "steady", seed=1001, record=["pantry-00000"])
-    b = run_episode("naive", "steady", seed=1001)
+    a = run_episode("naive", "steady", seed=1, record=["pantry-00000"])
+    b = run_episode("naive", "steady", seed=1)
     assert a.kpis == b.kpis
     assert a.trace is not None and b.trace is None
     t = a.trace
@@ -162,28 +162,28 @@ def test_run_episode_is_deterministic_and_records_traces() -> None:
     row = a.row()
     assert list(row)[:3] == ["policy", "scenario", "seed"]
     assert set(KPI_FIELDS) <= set(row)
-    assert (row["policy"], row["scenario"], row["seed"]) == ("naive", "steady", 1001)
+    assert (row["policy"], row["scenario"], row["seed"]) == ("naive", "steady", 1)
 
 
 def test_record_all_and_unknown_sku() -> None:
-    full = run_episode(DoNothing(), parse_scenario(TINY), seed=1000, record=True)
+    full = run_episode(DoNothing(), parse_scenario(TINY), seed=0, record=True)
     assert full.trace is not None and full.trace.sku_ids == ("A", "B")
     assert full.trace.sales.sum() == full.kpis.sales_units
     with pytest.raises(EvalConfigError, match=r"unknown SKU.*'Z'"):
-        run_episode(DoNothing(), parse_scenario(TINY), seed=1000, record=["Z"])
+        run_episode(DoNothing(), parse_scenario(TINY), seed=0, record=["Z"])
     with pytest.raises(EvalConfigError, match="not recorded"):
         full.trace.series("Z")
 
 
 def test_unknown_policy_name_is_refused() -> None:
     with pytest.raises(EvalConfigError, match=r"unknown policy 'nope'.*naive"):
-        run_episode("nope", "steady", seed=1000)
+        run_episode("nope", "steady", seed=0)
 
 
 def test_accumulator_rejects_empty_and_mismatched_input() -> None:
     with pytest.raises(KpiError, match="no days"):
         KpiAccumulator(np.ones(2), np.ones(2)).result()
-    sim = MarketSimulator.from_scenario(parse_scenario(TINY), seed=1000)
+    sim = MarketSimulator.from_scenario(parse_scenario(TINY), seed=0)
     view = sim.view()
     result = sim.step(None)
     with pytest.raises(KpiError, match="3 SKUs"):
@@ -198,7 +198,7 @@ def test_nan_kpis_when_undefined() -> None:
     spec["initial_stock_days"] = 0
     for sku in spec["categories"][0]["skus"]:
         sku["base_demand"] = 0
-    k = run_episode(DoNothing(), parse_scenario(spec), seed=1000).kpis
+    k = run_episode(DoNothing(), parse_scenario(spec), seed=0).kpis
     assert math.isnan(k.fill_rate) and math.isnan(k.inventory_turns)
     assert math.isnan(k.gross_margin)
     assert k.profit == 0 and k.stockout_sku_days == 0

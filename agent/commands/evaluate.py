@@ -36,8 +36,8 @@ def evaluate(
         int | None, typer.Option(help="Episode seeds per scenario (default: 5).")
     ] = None,
     seed_offset: Annotated[
-        int, typer.Option(help="First episode seed. Seeds below 1000 are training seeds.")
-    ] = 1000,
+        int, typer.Option(help="First episode seed. Seeds from 1000 up are training seeds.")
+    ] = 0,
     allow_train_seeds: Annotated[
         bool, typer.Option(help="Allow reporting on training seeds (the output says so).")
     ] = False,
@@ -112,7 +112,7 @@ def bench_eval(
         str | None, typer.Option(help="Comma-separated policies (default: the eval defaults).")
     ] = None,
     scenario: Annotated[str, typer.Option(help="Scenario to time.")] = "steady",
-    seed: Annotated[int, typer.Option(help="Episode seed.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Episode seed (a held-out one).")] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Seconds per episode of each policy on one scenario, in this process (one core).
