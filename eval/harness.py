@@ -14,6 +14,8 @@
    With ``bound`` on, one more task per ``(scenario, seed)`` computes the oracle's provable
    profit bound (:func:`policies.oracle.profit_bound`): no policy, anticipating or not, can
    earn more on that seed, so "percent of the oracle bound" is the headline figure.
+   Slow policies (``policy_seeds``, by default MPC) run on only the first few seeds; paired
+   comparisons then use the seeds both sides ran, and tables show each cell's seed count.
 4. The first seed of every ``(policy, scenario)`` also records the daily series of one SKU
    per scenario (``plot_sku``, default the SKU with the highest list-price revenue rate
    ``base_demand x price``) for the report's plots.
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "DEFAULT_POLICY_SEEDS",
     "DEFAULT_SEEDS",
     "SUMMARY_METRICS",
     "EvalConfig",
@@ -59,6 +62,8 @@ DEFAULT_POLICIES: tuple[str, ...] = (
 )
 #: Held-out seeds per scenario by default (chosen so the default run fits 10 minutes on 2 cores).
 DEFAULT_SEEDS = 5
+#: Slow policies run on only their first N seeds by default (MPC: ~1 minute per episode).
+DEFAULT_POLICY_SEEDS: dict[str, int] = {"mpc": 2}
 #: KPIs summarised with confidence intervals in tables and reports.
 SUMMARY_METRICS: tuple[str, ...] = (
     "profit", "revenue", "gross_margin", "fill_rate", "stockout_rate", "lost_units",
@@ -86,6 +91,12 @@ class EvalConfig(BaseModel):
         default=(), description="Scenario names or YAML paths (empty: DEFAULT_EVAL_SCENARIOS)."
     )
     seeds: int = Field(default=DEFAULT_SEEDS, description="Episode seeds per scenario (>= 1).")
+    policy_seeds: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_POLICY_SEEDS),
+        description="Slow policies run on only their first N seeds, e.g. {'mpc': 2}; "
+        "paired comparisons use the seeds both policies ran. Entries for policies not "
+        "evaluated are ignored.",
+    )
     seed_offset: int = Field(
         default=TEST_SEEDS.start,
         description="First episode seed; seeds are seed_offset .. seed_offset + seeds - 1.",
@@ -163,6 +174,20 @@ class EvalConfig(BaseModel):
             raise ValueError(f"need at least 1 seed per scenario; got {v}")
         return v
 
+    @field_validator("policy_seeds")
+    @classmethod
+    def _policy_seeds(cls, v: dict[str, int]) -> dict[str, int]:
+        from eval.episode import policy_names
+
+        for name, n in v.items():
+            if name not in policy_names():
+                raise ValueError(
+                    f"unknown policy {name!r}; known policies: {', '.join(policy_names())}"
+                )
+            if n < 1:
+                raise ValueError(f"{name}: need at least 1 seed; got {n}")
+        return v
+
     @field_validator("seed_offset")
     @classmethod
     def _offset(cls, v: int) -> int:
@@ -208,6 +233,10 @@ class EvalConfig(BaseModel):
     def seed_list(self) -> list[int]:
         """The episode seeds, in order."""
         return list(range(self.seed_offset, self.seed_offset + self.seeds))
+
+    def seeds_for(self, policy: str) -> list[int]:
+        """The seeds ``policy`` runs on: the first ``policy_seeds[policy]`` of :attr:`seed_list`."""
+        return self.seed_list[: self.policy_seeds.get(policy, self.seeds)]
 
     @property
     def effective_baseline(self) -> str:
@@ -406,7 +435,7 @@ def run_evaluation(
         _Task(p, arg, seed, (skus[names[arg]],) if seed == first else False)
         for p in config.policies
         for arg in config.scenarios
-        for seed in config.seed_list
+        for seed in config.seeds_for(p)
     ]
     bound_keys = (
         [(arg, seed) for arg in config.scenarios for seed in config.seed_list]

@@ -52,7 +52,8 @@ def plot_profit(
             bar.set_hatch("//")
             bar.set_alpha(0.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
-    n = int(rows["n_seeds"].max()) if len(rows) else 0
+    n_lo, n_hi = (int(rows["n_seeds"].min()), int(rows["n_seeds"].max())) if len(rows) else (0, 0)
+    n = str(n_hi) if n_lo == n_hi else f"{n_lo}-{n_hi}"
     ax.set_title(f"{scenario}: episode profit\n(mean, 95% CI over {n} seeds)", fontsize=10)
     ax.set_ylabel("profit")
     ax.tick_params(axis="x", rotation=20)

@@ -61,6 +61,8 @@ def pct_matrix(evaluation: Evaluation, column: str) -> pd.DataFrame:
     table: dict[str, dict[str, str]] = {}
     for _, r in summary.iterrows():
         cell = format_interval(r[column], r[f"{column}_half"], 1)
+        if r["n_seeds"] < len(evaluation.seeds):
+            cell += f" (n={r['n_seeds']})"
         table.setdefault(r["policy"], {})[r["scenario"]] = cell
     return pd.DataFrame.from_dict(table, orient="index")[scenarios]
 
@@ -99,7 +101,13 @@ def _split_line(evaluation: Evaluation) -> str:
     }[evaluation.split]
     held = [s for s, h in evaluation.held_out.items() if h]
     held_txt = f"; held-out scenario(s): {', '.join(held)}" if held else ""
-    return f"{len(seeds)} {label} ({rng}){held_txt}"
+    cfg = evaluation.config
+    capped = [
+        f"{p} on the first {len(cfg.seeds_for(p))}"
+        for p in cfg.policies if len(cfg.seeds_for(p)) < len(seeds)
+    ]
+    capped_txt = f" ({'; '.join(capped)})" if capped else ""
+    return f"{len(seeds)} {label} ({rng}){capped_txt}{held_txt}"
 
 
 def print_tables(evaluation: Evaluation, console: Console | None = None) -> None:
@@ -130,8 +138,9 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
     for s in scenarios:
         rows = summary[summary["scenario"] == s]
         held = " (held out)" if evaluation.held_out.get(s) else ""
-        t = Table(title=f"{s}{held}: mean ± 95% CI over {int(rows['n_seeds'].max())} seeds")
+        t = Table(title=f"{s}{held}: mean ± 95% CI over seeds")
         t.add_column("policy")
+        t.add_column("n", justify="right")
         pct_cols = evaluation.pct_columns
         for c in ("profit", *[_pct_label(c) for c in pct_cols], "fill", "stock-out", "waste",
                   "turns/yr", "promo spend"):
@@ -139,6 +148,7 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
         for _, r in rows.iterrows():
             t.add_row(
                 r["policy"],
+                str(r["n_seeds"]),
                 f"{compact(r['profit'])} ± {compact(r['profit_half'])}",
                 *[format_interval(r[c], r[f"{c}_half"], 1) for c in pct_cols],
                 f"{100 * r['fill_rate']:.1f}%",
@@ -293,6 +303,7 @@ def _report_text(
         held = " (held out)" if evaluation.held_out.get(s) else ""
         table = pd.DataFrame({
             "policy": rows["policy"],
+            "seeds": rows["n_seeds"],
             "profit": [format_interval(m, h) for m, h in zip(rows["profit"], rows["profit_half"],
                                                              strict=True)],
             **{
@@ -315,6 +326,7 @@ def _report_text(
                 "policy": diffs["policy_a"],
                 f"profit - {baseline}": [format_interval(m, h) for m, h in
                                          zip(diffs["diff"], diffs["diff_half"], strict=True)],
+                "seeds": diffs["n_seeds"],
                 "better on seeds": [f"{100 * v:.0f}%" for v in diffs["a_better_share"]],
             })
             lines += [f"Paired differences against {baseline}:", "", _markdown_table(dt), ""]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -97,6 +98,32 @@ def test_no_policy_beats_the_oracle_bound() -> None:
     assert ev.config.effective_baseline == "base_stock"
 
 
+def test_slow_policies_on_fewer_seeds_are_compared_on_common_seeds() -> None:
+    from eval.report import pct_matrix
+
+    cfg = EvalConfig.build(
+        policies=("base_stock", "naive"), scenarios=("steady",), seeds=3,
+        policy_seeds={"naive": 1, "mpc": 1}, jobs=1,
+    )
+    assert cfg.seeds_for("naive") == [0] and cfg.seeds_for("base_stock") == [0, 1, 2]
+    ev = run_evaluation(cfg, progress=False)
+    runs = ev.runs_frame()
+    assert runs.groupby("policy")["seed"].apply(list).to_dict() == {
+        "base_stock": [0, 1, 2], "naive": [0],
+    }
+    assert len(ev.bounds) == 3  # the bound is computed for every seed
+    paired = ev.paired_frame()
+    row = paired[paired["policy_a"] == "naive"].iloc[0]
+    assert row["n_seeds"] == 1 and math.isnan(row["diff_half"])
+    assert row["diff"] == pytest.approx(
+        runs.loc[runs["policy"] == "naive", "profit"].iloc[0]
+        - runs.loc[(runs["policy"] == "base_stock") & (runs["seed"] == 0), "profit"].iloc[0]
+    )
+    summary = ev.summary_frame().set_index("policy")
+    assert summary.loc["naive", "n_seeds"] == 1 and summary.loc["base_stock", "n_seeds"] == 3
+    assert pct_matrix(ev, "pct_of_bound").loc["naive", "steady"].endswith("(n=1)")
+
+
 def test_traces_record_the_plot_sku_on_the_first_seed(evaluation) -> None:
     traces = evaluation.traces()
     assert set(traces) == {(s, p) for s in ("steady", "classic") for p in ("do_nothing", "naive")}
@@ -138,6 +165,8 @@ def test_outputs_are_written_and_consistent(evaluation, tmp_path) -> None:
         ({"confidence": 95}, "confidence: must be strictly between 0 and 1"),
         ({"baseline": "mpc"}, "baseline 'mpc' is not among the evaluated policies"),
         ({"reference": "oracel"}, "reference: unknown policy 'oracel'"),
+        ({"policy_seeds": {"mcp": 2}}, "policy_seeds: unknown policy 'mcp'"),
+        ({"policy_seeds": {"naive": 0}}, "policy_seeds: naive: need at least 1 seed"),
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
     ],
 )
@@ -194,6 +223,12 @@ def test_cli_runs_and_reports_errors_in_one_line(tmp_path) -> None:
     assert "classic" in ok.stdout and "wrote" in ok.stdout
     assert (tmp_path / "cli" / "runs.parquet").exists()
     assert not (tmp_path / "cli" / "plots").exists()
+    typo = subprocess.run(
+        [*cmd, "--policies", "naive", "--policy-seeds", "naive"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert typo.returncode == 2
+    assert "--policy-seeds: expected NAME=N pairs like 'mpc=2'; got 'naive'" in typo.stderr
     bad = subprocess.run(
         [*cmd, "--policies", "naive", "--seed-offset", "997"],
         capture_output=True, text=True, timeout=120, check=False,

@@ -21,6 +21,22 @@ def _split_csv(text: str | None) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
 
+def _parse_policy_seeds(text: str) -> dict[str, int]:
+    from eval.errors import EvalConfigError
+
+    if text.strip().lower() in ("", "none"):
+        return {}
+    out: dict[str, int] = {}
+    for part in _split_csv(text):
+        name, eq, n = part.partition("=")
+        if not eq or not n.strip().isdigit():
+            raise EvalConfigError(
+                f"--policy-seeds: expected NAME=N pairs like 'mpc=2'; got {part!r}"
+            )
+        out[name.strip()] = int(n)
+    return out
+
+
 def evaluate(
     policies: Annotated[
         str | None,
@@ -34,6 +50,11 @@ def evaluate(
     ] = None,
     seeds: Annotated[
         int | None, typer.Option(help="Episode seeds per scenario (default: 5).")
+    ] = None,
+    policy_seeds: Annotated[
+        str | None,
+        typer.Option(help="Slow policies on fewer seeds: NAME=N pairs, e.g. 'mpc=2' (the "
+                     "default); 'none' runs every policy on every seed."),
     ] = None,
     seed_offset: Annotated[
         int, typer.Option(help="First episode seed. Seeds from 1000 up are training seeds.")
@@ -90,6 +111,8 @@ def evaluate(
         fields["scenarios"] = _split_csv(scenarios)
     if seeds is not None:
         fields["seeds"] = seeds
+    if policy_seeds is not None:
+        fields["policy_seeds"] = _parse_policy_seeds(policy_seeds)
     if jobs is not None:
         fields["jobs"] = jobs
     config = EvalConfig.build(**fields)
