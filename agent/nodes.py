@@ -547,16 +547,21 @@ def approve(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 
 def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dict[str, int]:
-    """Apply a validated answer to the store (only to actions still ``pending``)."""
+    """Apply a validated answer to the store (only to actions still ``pending``).
+
+    All edits of the answer go through the rules together (one vectorised check, budgets
+    shared), and every row is written in bulk: a day with a thousand answers stays fast.
+    """
     shop = ctx.shop
+    status_of = {"accept": "approved", "reject": "rejected", "expire": "expired", "edit": "edited"}
     done: dict[str, int] = {}
     with ctx.store.session() as s:
         run = s.get(Run, run_id)
         now_day = int(run.current_day)
         pending = {
-            int(a.id): a
-            for a in s.scalars(
-                select(Action).where(
+            int(r.id): r
+            for r in s.execute(
+                select(Action.id, Action.sku, Action.kind, Action.params).where(
                     Action.run_id == run_id, Action.day == day, Action.status == "pending"
                 )
             )
@@ -568,71 +573,78 @@ def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dic
             }
         else:
             items = ans["decisions"]
-        view = shop.view()
-        for key, d in items.items():
-            a = pending.get(int(key))
-            if a is None:
-                continue
-            edit = d.get("edit")
-            status = {
-                "accept": "approved",
-                "reject": "rejected",
-                "expire": "expired",
-                "edit": "edited",
-            }[d["choice"]]
+        chosen = {int(k): d for k, d in items.items() if int(k) in pending}
+        edits = {
+            aid: {**pending[aid].params, **d["edit"]}
+            for aid, d in chosen.items()
+            if d["choice"] == "edit"
+        }
+        checked: dict[tuple[str, str], dict] = {}
+        events_by_line: dict[tuple[str, str], list[GuardEvent]] = {}
+        if edits:
+            view = shop.view()
+            today, week = _spent(s, run_id, now_day, int(view.dow), view.unit_cost, shop.sku_index)
+            res = apply_guardrails(
+                arrays_from_lines(edits.values(), shop.sku_index),
+                view,
+                ctx.rules,
+                shop.category_names,
+                spent_today=today,
+                spent_this_week=week,
+                shop_capacity=shop.warehouse_capacity,
+            )
+            checked = {
+                (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
+            }
+            for e in res.events:
+                events_by_line.setdefault((e.kind, e.sku or ""), []).append(e)
+        updates, approvals, rule_rows = [], [], []
+        for aid, d in chosen.items():
+            status = status_of[d["choice"]]
+            upd: dict[str, Any] = {"id": aid, "reason": d.get("reason", "")}
             if status == "edited":
-                line = {**a.params, **edit}
-                arrays = arrays_from_lines([line], shop.sku_index)
-                today, week = _spent(
-                    s, run_id, now_day, int(view.dow), view.unit_cost, shop.sku_index
-                )
-                res = apply_guardrails(
-                    arrays,
-                    view,
-                    ctx.rules,
-                    shop.category_names,
-                    spent_today=today,
-                    spent_this_week=week,
-                    shop_capacity=shop.warehouse_capacity,
-                )
-                for e in res.events:
-                    s.add(
-                        RuleEvent(
-                            run_id=run_id,
-                            day=day,
-                            action_id=a.id,
-                            sku=e.sku,
-                            kind=e.kind,
-                            rule=e.rule,
-                            outcome=e.outcome,
-                            detail="edit: " + e.detail,
-                            before=e.before,
-                            after=e.after,
-                        )
-                    )
-                checked = lines_from_arrays(res.arrays, shop.sku_ids)
-                if checked:
-                    a.params = checked[0]
-                    a.reason = d.get("reason", "")
+                key = (pending[aid].kind, pending[aid].sku)
+                evs = events_by_line.get(key, [])
+                rule_rows += [
+                    {
+                        "run_id": run_id,
+                        "day": day,
+                        "action_id": aid,
+                        "sku": e.sku,
+                        "kind": e.kind,
+                        "rule": e.rule,
+                        "outcome": e.outcome,
+                        "detail": "edit: " + e.detail,
+                        "before": e.before,
+                        "after": e.after,
+                    }
+                    for e in evs
+                ]
+                if key in checked:
+                    upd["params"] = checked[key]
                 else:
                     status = "rejected"
-                    a.reason = "edit refused by " + ", ".join(e.rule for e in res.events)
-            else:
-                a.reason = d.get("reason", "")
-            a.status = status
-            s.add(
-                Approval(
-                    action_id=a.id,
-                    run_id=run_id,
-                    day=day,
-                    decision=d["choice"],
-                    by=d.get("by", "unknown"),
-                    edit=edit,
-                    reason=d.get("reason", ""),
-                    decided_day=now_day,
-                )
+                    upd["reason"] = "edit refused by " + ", ".join(e.rule for e in evs)
+            upd["status"] = status
+            updates.append(upd)
+            approvals.append(
+                {
+                    "action_id": aid,
+                    "run_id": run_id,
+                    "day": day,
+                    "decision": d["choice"],
+                    "by": d.get("by", "unknown"),
+                    "edit": d.get("edit"),
+                    "reason": d.get("reason", ""),
+                    "decided_day": now_day,
+                }
             )
             done[status] = done.get(status, 0) + 1
+        if updates:
+            s.execute(update(Action), updates)
+            s.execute(insert(Approval), approvals)
+        if rule_rows:
+            s.execute(insert(RuleEvent), rule_rows)
     return done
 
 
