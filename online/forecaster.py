@@ -427,6 +427,7 @@ class DemandForecaster:
         target = np.log1p(y) - np.log1p(mean)
         prior = np.zeros(N_FEATURES)
         prior[0] = self.config.elasticity_prior
+        used = self.beta - prior  # the learnt part of the coefficients behind `mean`
         touched = set()
         for k in range(len(c)):
             ci = int(c[k])
@@ -434,9 +435,9 @@ class DemandForecaster:
             row = X[k]
             nz = np.flatnonzero(row)
             x = {FEATURES[j]: float(row[j]) for j in nz}
-            w = model.weights
-            current = sum(w.get(name, 0.0) * v for name, v in x.items())
-            model.learn_one(x, float(target[k]) + current)
+            # the target is the effect that would have made the forecast right, given the
+            # coefficients the forecast used (not the ones moved by earlier rows of today)
+            model.learn_one(x, float(target[k]) + float(used[ci] @ row))
             touched.add(ci)
         for ci in touched:
             w = self.effect_models[ci].weights
