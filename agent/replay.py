@@ -51,10 +51,15 @@ def resimulate(
                 .where(Execution.run_id == run_id)
                 .order_by(Execution.id)
             )
-        elif variant == "proposed":
-            rows = s.execute(
-                select(Action.day, Action.params).where(Action.run_id == run_id).order_by(Action.id)
-            )
+        elif variant == "proposed":  # each line as the rules allowed it, before any edit
+            rows = [
+                (d, (card or {}).get("line") or params)
+                for d, params, card in s.execute(
+                    select(Action.day, Action.params, Action.card)
+                    .where(Action.run_id == run_id)
+                    .order_by(Action.id)
+                )
+            ]
         elif variant == "policy":
             rows = [
                 (p.day, ln)
