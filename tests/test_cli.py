@@ -51,3 +51,13 @@ def test_bench_sim_json_has_the_documented_keys() -> None:
     figures = json.loads(res.stdout)
     for key in ("steps_per_s_10", "sku_days_per_s_10k", "fork_ms_10k", "peak_mb_10k"):
         assert figures[key] > 0
+
+
+def test_demo_runs_the_agent_and_writes_a_report(tmp_path: Path) -> None:
+    res = run("demo", "--days", "3", "--out", str(tmp_path))
+    assert "as executed (agent)" in res.stdout and "no action" in res.stdout
+    reports = list(tmp_path.glob("*/report.md"))
+    assert len(reports) == 1
+    text = reports[0].read_text()
+    assert "## KPIs" in text and "profit" in text
+    assert (reports[0].parent / "daily_profit.png").stat().st_size > 1000
