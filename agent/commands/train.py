@@ -87,12 +87,12 @@ def train_base_stock(
         )
     t = Table(title=f"Tuned base-stock: {record['scenario']} (seeds {record['seeds']})")
     t.add_column("group")
-    for field in ("service_level", "review_days", "can_order", "recent_weight",
-                  "overstock_days", "markdown_depth", "markdown_days", "clearance_depth"):
+    fields = list(record["default"])
+    for field in fields:
         t.add_column(field, justify="right")
     rows = {"default": record["default"], **record["per_category"]}
     for group, params in rows.items():
-        t.add_row(group, *(str(params[k]) for k in params))
+        t.add_row(group, *(str(params[k]) for k in fields))
     console.print(t)
     console.print(
         f"mean profit: default parameters {record['profit_default_params']:,.0f} -> "
