@@ -17,8 +17,8 @@ Set-up (read top to bottom in :func:`train_ppo_run`):
   discount level per SKU).
 
 Outputs in the run folder: ``model.zip``, ``vecnormalize.pkl``, ``curve.csv`` (timesteps,
-episode index, episode profit), ``curve.png`` and ``run.json`` (the config, the budget
-spent, wall time and final figures).
+episode index, episode profit; appended as episodes finish), ``curve.png`` and ``run.json``
+(the config, the budget spent, wall time and final figures).
 """
 
 from __future__ import annotations
@@ -160,12 +160,19 @@ def train_ppo_run(cfg: PPOTrainConfig, progress: bool = False) -> dict[str, Any]
     )
     rows: list[tuple[int, int, float]] = []
 
+    curve_path = out / "curve.csv"
+    curve_path.write_text("timesteps,episode,episode_profit\n", encoding="utf-8")
+
     class _Curve(BaseCallback):
+        """Append each finished episode's raw profit to ``curve.csv`` as training goes."""
+
         def _on_step(self) -> bool:
             for info in self.locals.get("infos", ()):
                 ep = info.get("episode")
                 if ep is not None:
                     rows.append((self.num_timesteps, len(rows), float(ep["r"])))
+                    with curve_path.open("a", encoding="utf-8") as fh:
+                        fh.write(f"{rows[-1][0]},{rows[-1][1]},{rows[-1][2]:.2f}\n")
             return True
 
     model = PPO(
@@ -216,12 +223,6 @@ def train_ppo_run(cfg: PPOTrainConfig, progress: bool = False) -> dict[str, Any]
 
 
 def _write_curve(out: Path, rows: list[tuple[int, int, float]]) -> None:
-    import csv
-
-    with (out / "curve.csv").open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["timesteps", "episode", "episode_profit"])
-        w.writerows(rows)
     import matplotlib
 
     matplotlib.use("Agg")
