@@ -1,8 +1,10 @@
-"""Real shop data: ``shopops clean-report`` and ``shopops calibrate``.
+"""Real shop data: ``shopops import``, ``shopops clean-report`` and ``shopops calibrate``.
 
-Both read a shop's history by a column mapping (``mappings/*.yaml`` or a file) from a data
+All read a shop's history by a column mapping (``mappings/*.yaml`` or a file) from a data
 folder given as ``--data`` (default ``../shared/data``: the data is never copied into the
-repository). Heavy imports stay inside the command bodies.
+repository). ``import`` writes the clean history and the quarantine into the store;
+``calibrate --from DB`` reads the history back from there instead of the files. Heavy
+imports stay inside the command bodies.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Folder the mapping's file
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("import")(import_data)
     app.command("clean-report")(clean_report)
     app.command("calibrate")(calibrate)
 
@@ -37,6 +40,70 @@ def _import(mapping: str, data: Path):
         task = bar.add_task("reading and cleaning", total=None)
         imp = import_files(m, data, progress=lambda k, n: bar.update(task, completed=k, total=n))
     return m, imp
+
+
+def _data_exists(data: Path) -> None:
+    from online.ingest_real.errors import ImportDataError
+
+    if not data.is_dir():
+        raise ImportDataError(
+            str(data), "the data folder does not exist; pass --data with the folder holding "
+            "the mapping's files"
+        )
+
+
+def import_data(
+    mapping: MappingOpt,
+    data: DataOpt = _DEFAULT_DATA,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store URL or SQLite file (default $SHOPOPS_DB or "
+                     "~/.shopops/shopops.db)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Import a shop's history into the store: clean sales lines, prices, promotions, stock
+    snapshots, receipts and products, and every quarantined line with its reason, file and
+    row. Importing the same file again adds nothing.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from agent.store import open_store
+    from agent.store.realdata_io import import_into_store
+    from online.ingest_real.cleaning import RULES
+    from online.ingest_real.mapping import load_mapping
+
+    _data_exists(data)
+    m = load_mapping(mapping)
+    store = open_store(db)
+    try:
+        with Progress(transient=True, disable=json) as bar:
+            task = bar.add_task(f"importing {m.name}", total=None)
+            rep = import_into_store(
+                store, m, data, progress=lambda k, n: bar.update(task, completed=k, total=n)
+            )
+    finally:
+        store.close()
+    if json:
+        typer.echo(_json.dumps({**rep.to_dict(), "db": store.safe_url}))
+        return
+    console = Console()
+    t = Table(title=f"Import {m.name} into {store.safe_url}")
+    for c in ("table", "file", "status", "rows read", "rows added", "quarantined"):
+        t.add_column(c, justify="right" if c.startswith(("rows", "quar")) else "left")
+    for r in rep.tables:
+        t.add_row(r.table, r.file, r.status, f"{r.rows_in:,}", f"{r.rows_added:,}",
+                  f"{r.quarantined:,}")
+    console.print(t)
+    q = Table(title="Cleaning rules (sales lines quarantined)")
+    q.add_column("rule")
+    q.add_column("lines", justify="right")
+    for rule in RULES:
+        q.add_row(rule, f"{rep.counts.get(rule, 0):,}")
+    q.add_row("[b]lines in / kept[/b]", f"{rep.lines_in:,} / {rep.lines_clean:,}")
+    console.print(q)
 
 
 def clean_report(
@@ -78,6 +145,30 @@ def clean_report(
         )
 
 
+def _from_store(mapping: str, db: str):
+    """The mapping, the canonical frames, open days and cleaning counts from a store."""
+    import pandas as pd
+
+    from agent.store import open_store
+    from agent.store.realdata_io import read_frames, source_summary
+    from online.ingest_real.mapping import load_mapping
+
+    m = load_mapping(mapping)
+    store = open_store(db)
+    try:
+        frames = read_frames(store, m.name)
+        summary = source_summary(store, m.name)
+    finally:
+        store.close()
+    open_days = None
+    if m.grain != "week":  # a day with a clean sale was a trading day
+        open_days = pd.DatetimeIndex(frames["sales"]["date"].dt.normalize().unique()).sort_values()
+    cleaning = {"lines_clean": summary["rows"]["sales"],
+                "quarantined": summary["rows"]["quarantine"],
+                "by_rule": summary["quarantine_by_reason"]}
+    return m, frames, open_days, cleaning
+
+
 def calibrate(
     mapping: MappingOpt,
     out: Annotated[Path, typer.Option("--out", help="Scenario YAML to write.")],
@@ -92,6 +183,11 @@ def calibrate(
     refit: Annotated[
         bool, typer.Option(help="Refit on all weeks (hold-out included) for the written file.")
     ] = True,
+    from_db: Annotated[
+        str | None,
+        typer.Option("--from", help="Read the history from this store (after `shopops "
+                     "import`) instead of the files."),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Fit a simulator scenario (a digital twin) to a shop's history, validate it on held-out
@@ -112,11 +208,16 @@ def calibrate(
     from online.ingest_real.panel import build_panel
 
     console = Console(stderr=json)
-    m, imp = _import(mapping, data)
-    t = imp.tables
+    if from_db is None:
+        m, imp = _import(mapping, data)
+        t, open_days, cleaning = imp.tables, imp.open_days, imp.cleaning.summary()
+        source = f"{m.name} @ {data}"
+    else:
+        m, t, open_days, cleaning = _from_store(mapping, from_db)
+        source = f"{m.name} @ store {from_db}"
     weekly, weights = build_panel(
         m, t["sales"], t.get("prices"), t.get("promotions"), t.get("stock"), t.get("products"),
-        top=top, open_days=imp.open_days,
+        top=top, open_days=open_days,
     )
     cfg = CalibrationConfig(holdout_weeks=holdout_weeks, seeds=seeds, horizon_days=horizon_days)
     name = out.stem.lower()
@@ -140,9 +241,9 @@ def calibrate(
     spec = build_scenario(final, name, f"Calibrated from {m.name} ({len(final.series)} series)")
     write_scenario(spec, out, final)
     load_scenario(out)  # the file must load as written
-    summary = write_report(fit, report_dir, twin, source=f"{m.name} @ {data}")
+    summary = write_report(fit, report_dir, twin, source=source)
     summary["scenario"] = str(out)
-    summary["cleaning"] = imp.cleaning.summary()
+    summary["cleaning"] = cleaning
     if json:
         typer.echo(_json.dumps(summary))
         return

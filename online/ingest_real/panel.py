@@ -15,10 +15,11 @@ import pandas as pd
 from envs.calibration.panel import dow_weights, validate_panel, weekly_from_daily
 from online.ingest_real.mapping import ImportMapping
 
-__all__ = ["build_panel"]
+__all__ = ["build_panel", "series_ids"]
 
 
-def _series(df: pd.DataFrame, mapping: ImportMapping) -> pd.Series:
+def series_ids(df: pd.DataFrame, mapping: ImportMapping) -> pd.Series:
+    """The series id of every row: the SKU, or ``"<sku>@<location>"`` by location."""
     if mapping.series_by_location and "location" in df:
         return df["sku"].astype(str) + "@" + df["location"].fillna("-").astype(str)
     return df["sku"].astype(str)
@@ -42,7 +43,7 @@ def build_panel(
     open_days: pd.DatetimeIndex | None = None,
 ) -> tuple[pd.DataFrame, dict[str, list[float]] | None]:
     """``(weekly panel, day-of-week weights or None)`` from clean frames."""
-    s = sales.assign(series=_series(sales, mapping), period=_period(sales["date"], mapping))
+    s = sales.assign(series=series_ids(sales, mapping), period=_period(sales["date"], mapping))
     price = s["unit_price"] if "unit_price" in s else pd.Series(float("nan"), index=s.index)
     s = s.assign(_rev=price * s["quantity"], _pq=price.notna() * s["quantity"])
     agg = s.groupby(["series", "period"]).agg(
@@ -58,7 +59,7 @@ def build_panel(
                         (promotions, ["feature", "display", "tpr", "discount"])):
         if extra is None or extra.empty:
             continue
-        e = extra.assign(series=_series(extra, mapping), period=_period(extra["date"], mapping))
+        e = extra.assign(series=series_ids(extra, mapping), period=_period(extra["date"], mapping))
         have = [c for c in cols if c in e]
         e = e.groupby(["series", "period"])[have].max().reset_index()
         agg = agg.merge(e, on=["series", "period"], how="left")
@@ -67,7 +68,7 @@ def build_panel(
         agg["price"] = agg["price"].fillna(fill)
     agg["censored"] = False
     if stock is not None and not stock.empty:
-        st = stock.assign(series=_series(stock, mapping), period=_period(stock["date"], mapping))
+        st = stock.assign(series=series_ids(stock, mapping), period=_period(stock["date"], mapping))
         out = st[st["on_hand"] <= 0][["series", "period"]].drop_duplicates()
         out = out[out["series"].isin(agg["series"])]
         out["_out"] = True
