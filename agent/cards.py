@@ -15,6 +15,8 @@ A card is plain JSON (it travels in the interrupt payload and is stored on the a
 
 ``effect.profit_delta`` is the what-if difference attributed to this SKU (this plan versus no
 action, on a simulator fork with a sampled future); ``plan_profit_delta`` the whole plan's.
+``effect`` is ``{"unavailable": why}`` when the shop cannot simulate (a real shop without a
+calibrated twin).
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ def render_card(card: Mapping[str, Any]) -> Any:
         "signals",
         f"drift {_num(why.get('drift'), '.2f')}, anomaly {_num(why.get('anomaly'), '.2f')}",
     )
-    if eff:
+    if eff.get("unavailable"):
+        t.add_row("what-if", f"unavailable: {eff['unavailable']}")
+    elif eff:
         t.add_row(
             "what-if",
             f"{eff.get('profit_delta', 0):+.2f} profit for this SKU over "

@@ -140,7 +140,9 @@ class ChatSession:
                 f"{why.get('need_upper_units', why['need_units']):.0f} at the upper "
                 f"band); the order is worth {why['value']:.2f}."
             )
-        if eff:
+        if eff.get("unavailable"):
+            text.append(f"What-if: unavailable ({eff['unavailable']}).")
+        elif eff:
             text.append(
                 f"What-if: {eff['profit_delta']:+.2f} profit on this SKU over "
                 f"{eff['horizon_days']} days versus no action (whole plan "

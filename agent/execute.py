@@ -10,7 +10,9 @@ loses the chunk's rows, so a resume executes it again with the same keys: the ba
 idempotency makes that safe (the simulator re-queues; a remote shop dedups). A crash after
 the commit finds the rows and executes nothing twice.
 
-A simulated shop past its horizon cannot execute: such actions become ``expired``.
+A simulated shop past its horizon cannot execute: such actions become ``expired``. A shop
+that writes to the store itself (``execute_in_session``: the real shop's outbox) writes in
+the same transaction, so its row and the execution row commit or vanish together.
 """
 
 from __future__ import annotations
@@ -73,11 +75,16 @@ def execute_ready(store: Store, shop: Shop, run_id: str, day: int, chunk: int = 
             )
             new_rows = []
             now = utcnow()
+            # A store-backed shop (tools.real_shop.SqlShop) writes inside this transaction.
+            in_session = getattr(shop, "execute_in_session", None)
             for r in rows:
                 if r.idempotency_key in done:
                     counts["already"] += 1
                     continue
-                shop.execute(r.params, r.idempotency_key)
+                if in_session is not None:
+                    in_session(s, r.params, r.idempotency_key)
+                else:
+                    shop.execute(r.params, r.idempotency_key)
                 new_rows.append(
                     {
                         "idempotency_key": r.idempotency_key,

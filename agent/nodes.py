@@ -389,6 +389,7 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                     whatif,
                     rules_by_action.get(int(a.id), []),
                     ap.deadline_days,
+                    getattr(shop, "whatif_unavailable", None) if whatif is None else None,
                 )
             updates.append(upd)
         s.execute(update(Action), updates)
@@ -410,7 +411,9 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     }
 
 
-def _card(run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, deadline) -> dict:
+def _card(
+    run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, deadline, unavailable=None
+) -> dict:
     fc = float(snap.mean_daily[p])
     cover = float(risk["cover_days"][p])
     top = max(parts, key=parts.get) if parts else "none"
@@ -453,6 +456,8 @@ def _card(run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, dead
             "profit_delta": round(float(whatif.per_sku[p]), 2),
             "plan_profit_delta": round(float(whatif.total), 2),
         }
+    elif unavailable:  # a shop that cannot simulate (a real shop without a twin) says why
+        card["effect"] = {"unavailable": unavailable}
     return card
 
 

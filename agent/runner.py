@@ -206,6 +206,11 @@ def load_context(
         if run is None:
             raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}; see `shopops status`")
         cfg, day, shop_id, pol_name = dict(run.config), run.current_day, run.shop_id, run.policy
+        backend = s.get(Shop, shop_id).backend
+    if backend == "sql":  # --- a real shop (tools.real_shop.SqlShop): agent/real_run.py ---
+        from agent.real_run import load_real_context
+
+        return load_real_context(store, run_id, with_policy=with_policy, policy=policy)
     sim = store.get_blob(run_id, f"sim:{day}")
     if sim is None:
         raise RunStateError(f"run {run_id}: the simulator snapshot of day {day} is missing")
@@ -711,6 +716,10 @@ def _drive(
 
     t0 = time.perf_counter()
     ctx = load_context(store, run_id)
+    if getattr(ctx.shop, "backend", "sim") == "sql":  # --- a real shop: agent/real_run.py ---
+        from agent.real_run import drive_real
+
+        return drive_real(store, run_id, days, approver, progress).summary
     if ctx.shop.done:
         raise RunStateError(
             f"run {run_id} reached its horizon (day {ctx.shop.day}); start a new run"

@@ -39,7 +39,13 @@ def run(
     new: Annotated[
         bool, typer.Option("--new", help="Start a new run even if the shop has an open one.")
     ] = False,
-    shop: Annotated[str | None, typer.Option(help="Shop name (default sim-<scenario>).")] = None,
+    shop: Annotated[
+        str | None,
+        typer.Option(
+            help="Shop name (default sim-<scenario>), or a real shop: a shop.yaml path or an "
+            "examples/ name (e.g. real-example) runs on imported data and writes the outbox."
+        ),
+    ] = None,
     signals: Annotated[str, typer.Option(help="auto | hub | ema.")] = "auto",
     schedule: Annotated[
         str | None,
@@ -59,10 +65,15 @@ def run(
     starts a new one. Pending approvals never block the run; answer them with `shopops chat`.
     """
     from agent.runner import run_shop_days
+    from tools.real_shop_config import find_shop_config
 
     state = {"run_id": run_id, "new": new, "ticks": 0}
+    real = shop is not None and find_shop_config(shop) is not None
 
     def once(n: int, progress: bool) -> None:
+        if real:  # --- a real shop (SqlShop, outbox): agent/real_run.py ---
+            _once_real(n, progress)
+            return
         summary = run_shop_days(
             scenario=scenario,
             days=n,
@@ -87,6 +98,36 @@ def run(
             from agent.commands.status import print_summary
 
             print_summary(summary)
+
+    def _once_real(n: int, progress: bool) -> None:
+        from agent.real_run import run_real_shop
+
+        res = run_real_shop(
+            shop,
+            days=n,
+            policy=policy,
+            approval_mode=approval_mode,
+            approver=approver,
+            threshold=threshold,
+            deadline_days=deadline_days,
+            rules_path=rules,
+            run_id=state["run_id"],
+            new=state["new"],
+            db_url=db,
+            progress=progress and not json,
+        )
+        state["run_id"], state["new"] = res.summary.run_id, False
+        if json:
+            typer.echo(_json.dumps(res.to_dict(), default=str))
+            return
+        from rich.console import Console
+
+        Console().print(res.render())
+        pend = res.summary.pending
+        typer.echo(
+            "see `shopops outbox list`"
+            + (f"; answer {pend} pending with `shopops chat`" if pend else "")
+        )
 
     if schedule is None:
         once(days, progress=days > 1)
