@@ -221,8 +221,9 @@ class BaseStockPolicy:
             means = np.where(launching, np.maximum(means, buyer), means)
         return means
 
-    def _quantile(self, means: np.ndarray, window: np.ndarray, extra_var: np.ndarray,
-                  sl: np.ndarray) -> np.ndarray:
+    def _quantile(
+        self, means: np.ndarray, window: np.ndarray, extra_var: np.ndarray, sl: np.ndarray
+    ) -> np.ndarray:
         """The ``sl`` quantile of demand summed over the first ``window[i]`` days."""
         from scipy.stats import nbinom, poisson
 
@@ -281,12 +282,7 @@ class BaseStockPolicy:
         idle = view.promo_left <= 0
         cover = view.on_hand / np.maximum(daily, 1e-6)
         over = idle & (cover > self._over) & (self._md_depth > 0)
-        clear = (
-            idle
-            & self._perishable
-            & (view.expiring_soon > 2.0 * daily)
-            & (self._cl_depth > 0)
-        )
+        clear = idle & self._perishable & (view.expiring_soon > 2.0 * daily) & (self._cl_depth > 0)
         promo = over | clear
         if promo.any():
             plan.promo_set = promo

@@ -164,10 +164,7 @@ class MPCPolicy:
         if getattr(self, "_sim_id", None) != id(sim):
             self.reset(sim)
         n = sim.n
-        seeds = [
-            hash((self.seed, view.day, k)) & 0x7FFF_FFFF
-            for k in range(self.samples)
-        ]
+        seeds = [hash((self.seed, view.day, k)) & 0x7FFF_FFFF for k in range(self.samples)]
         base_plan = self.base.act(view, sim)
 
         # Stage 1: promotions (with the base policy's orders).

@@ -252,8 +252,22 @@ def profit_bound(
             free_value += np.where(free_day, best, 0.0)
         else:
             V = _streak_step(
-                sim, t, V, nxt, start_cost, free_day, promo_ok, mu0, elast[t], dgrid,
-                c.promo_lift, fatigue, cross_ub, val[0], m_opt[1:], costs.promo_daily_cost,
+                sim,
+                t,
+                V,
+                nxt,
+                start_cost,
+                free_day,
+                promo_ok,
+                mu0,
+                elast[t],
+                dgrid,
+                c.promo_lift,
+                fatigue,
+                cross_ub,
+                val[0],
+                m_opt[1:],
+                costs.promo_daily_cost,
             )
         if (cls_t == 1).any():
             open_D.append(np.where(allowed & (cls_t == 1)[None, :], D_opt, 0.0))
@@ -276,8 +290,24 @@ def profit_bound(
     return OracleBound(float(per_sku.sum()), per_sku, len(open_D))
 
 
-def _streak_step(sim, t, V, nxt, start_cost, free_day, promo_ok, mu0, elast, dgrid, lift,
-                 fatigue, cross_ub, off_value, m_lo, daily_cost) -> np.ndarray:
+def _streak_step(
+    sim,
+    t,
+    V,
+    nxt,
+    start_cost,
+    free_day,
+    promo_ok,
+    mu0,
+    elast,
+    dgrid,
+    lift,
+    fatigue,
+    cross_ub,
+    off_value,
+    m_lo,
+    daily_cost,
+) -> np.ndarray:
     """One backward step of the per-SKU programme over promotion streaks.
 
     On a free-supply day, promoting at streak ``k`` earns the best interval value with the

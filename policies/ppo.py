@@ -87,7 +87,8 @@ class PPOPolicy:
         if self._env is None or getattr(self, "_sim_id", None) != id(sim):
             self.reset(sim)
         obs = self._env._observe().astype(np.float64)
-        norm = np.clip((obs - self._obs_mean) / np.sqrt(self._obs_var + self._eps),
-                       -self._clip, self._clip).astype(np.float32)
+        norm = np.clip(
+            (obs - self._obs_mean) / np.sqrt(self._obs_var + self._eps), -self._clip, self._clip
+        ).astype(np.float32)
         action, _ = self._model.predict(norm, deterministic=self.deterministic)
         return self._env.decode_action(np.asarray(action))

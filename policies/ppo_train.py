@@ -197,14 +197,17 @@ def train_ppo_run(cfg: PPOTrainConfig, progress: bool = False) -> dict[str, Any]
         model.learn(total_timesteps=cfg.timesteps, callback=_Curve(), progress_bar=progress)
     seconds = time.perf_counter() - t0
     change = float(
-        sum(((p.detach() - b) ** 2).sum() for p, b in zip(model.policy.parameters(), before,
-                                                          strict=True)) ** 0.5
+        sum(
+            ((p.detach() - b) ** 2).sum()
+            for p, b in zip(model.policy.parameters(), before, strict=True)
+        )
+        ** 0.5
     )
     model.save(out / "model.zip")
     venv.save(str(out / "vecnormalize.pkl"))
     _write_curve(out, rows)
     profits = [r[2] for r in rows]
-    tail = profits[-max(1, min(10, len(profits))):] if profits else []
+    tail = profits[-max(1, min(10, len(profits))) :] if profits else []
     summary = {
         "out": str(out),
         "config": cfg.to_json(),
@@ -238,7 +241,7 @@ def _write_curve(out: Path, rows: list[tuple[int, int, float]]) -> None:
             import numpy as np
 
             smooth = np.convolve(y, np.ones(k) / k, mode="valid")
-            ax.plot(x[k - 1:], smooth, "-", label=f"mean of {k}")
+            ax.plot(x[k - 1 :], smooth, "-", label=f"mean of {k}")
         ax.legend()
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode profit")

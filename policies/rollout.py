@@ -54,6 +54,8 @@ def rollout(
         for k, v in result.breakdown.items():
             totals[k] += v
     return EpisodeTotals(
-        profit=float(np.sum(daily)), breakdown=totals, days=len(daily),
+        profit=float(np.sum(daily)),
+        breakdown=totals,
+        days=len(daily),
         daily_profit=np.asarray(daily),
     )

@@ -155,8 +155,7 @@ def tune_base_stock(
                             per_cat[group] = cand
                     if progress:
                         progress(
-                            f"pass {p + 1} {group}.{field}={value}: "
-                            f"{score:,.0f} (best {best:,.0f})"
+                            f"pass {p + 1} {group}.{field}={value}: {score:,.0f} (best {best:,.0f})"
                         )
         if not improved:
             break

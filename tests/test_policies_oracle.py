@@ -55,8 +55,15 @@ def everyone():
 
 @pytest.mark.parametrize(
     ("scenario", "seed"),
-    [("steady", 0), ("steady", 7), ("fresh", 1), ("festival", 2), ("disruption", 3),
-     ("classic", 4), ("new_category", 5)],
+    [
+        ("steady", 0),
+        ("steady", 7),
+        ("fresh", 1),
+        ("festival", 2),
+        ("disruption", 3),
+        ("classic", 4),
+        ("new_category", 5),
+    ],
 )
 def test_bound_is_at_least_every_policys_profit(scenario, seed):
     # A coarser programme than the default (faster; same code path, looser bound).

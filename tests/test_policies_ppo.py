@@ -46,8 +46,22 @@ def test_tiny_training_saves_curve_and_model_that_reloads(tmp_path):
     out = tmp_path / "run"
     result = CliRunner().invoke(
         app,
-        ["train", "ppo", "--scenario", "steady", "--timesteps", "360", "--n-envs", "2",
-         "--n-steps", "90", "--batch-size", "90", "--out", str(out)],
+        [
+            "train",
+            "ppo",
+            "--scenario",
+            "steady",
+            "--timesteps",
+            "360",
+            "--n-envs",
+            "2",
+            "--n-steps",
+            "90",
+            "--batch-size",
+            "90",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     for name in ("model.zip", "vecnormalize.pkl", "curve.csv", "curve.png", "run.json"):

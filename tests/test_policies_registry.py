@@ -22,7 +22,13 @@ def run_episode(policy, scenario: str, seed: int, days: int | None = None) -> fl
 
 def test_names_are_the_documented_set():
     assert set(POLICY_NAMES) == {
-        "do_nothing", "naive", "base_stock", "base_stock_tuned", "mpc", "oracle", "ppo",
+        "do_nothing",
+        "naive",
+        "base_stock",
+        "base_stock_tuned",
+        "mpc",
+        "oracle",
+        "ppo",
     }
     assert set(POLICY_INFO) == set(POLICY_NAMES)
 
@@ -70,6 +76,7 @@ def test_naive_orders_last_weeks_sales_on_mondays_only():
 
 
 def test_naive_beats_doing_nothing():
-    assert run_episode(make_policy("naive"), "steady", 1) > run_episode(
-        make_policy("do_nothing"), "steady", 1
-    ) + 10_000
+    assert (
+        run_episode(make_policy("naive"), "steady", 1)
+        > run_episode(make_policy("do_nothing"), "steady", 1) + 10_000
+    )
