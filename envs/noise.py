@@ -19,38 +19,21 @@ draw ``Poisson^-1(U; mu * G)`` with ``G ~ Gamma(k, 1/k)``, so its variance is
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numba
 import numpy as np
 from scipy.special import ndtri
 
+from envs.kernel import poisson_quantile
+
 BLOCK_DAYS = 32
-_EXACT_BELOW = 30.0
 
 
 @numba.njit(cache=True, nogil=True)
 def _poisson_icdf(lam: np.ndarray, u: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:
     for i in range(lam.size):
-        m = lam[i]
-        if m <= 0.0:
-            out[i] = 0.0
-        elif m < _EXACT_BELOW:
-            p = math.exp(-m)
-            cdf = p
-            k = 0
-            ui = u[i]
-            while ui > cdf and k < 400:
-                k += 1
-                p *= m / k
-                cdf += p
-            out[i] = k
-        else:
-            # Cornish-Fisher corrected normal quantile; accurate to about one unit here.
-            zi = z[i]
-            x = m + math.sqrt(m) * zi + (zi * zi - 1.0) / 6.0
-            out[i] = max(0.0, math.floor(x + 0.5))
+        out[i] = poisson_quantile(lam[i], u[i], z[i])
 
 
 def poisson_icdf(lam: np.ndarray, u: np.ndarray, z: np.ndarray | None = None) -> np.ndarray:
