@@ -23,7 +23,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def demo(
     scenario: Annotated[str, typer.Option(help="Scenario name or YAML path.")] = "steady",
     days: Annotated[int, typer.Option(help="Simulated days the agent runs.")] = 28,
-    seed: Annotated[int, typer.Option(help="Episode seed (held-out seeds start at 1000).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Episode seed (0-999 are report seeds).")] = 0,
     policy: Annotated[str, typer.Option(help="The agent's decision policy.")] = "base_stock",
     approval_mode: Annotated[
         str, typer.Option(help="auto | confirm | risky (only risky actions wait).")

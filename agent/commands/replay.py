@@ -18,7 +18,7 @@ def replay(
     ] = None,
     policy: Annotated[str, typer.Option(help="Decision policy.")] = "base_stock",
     days: Annotated[int | None, typer.Option(help="Days (default: the whole horizon).")] = None,
-    seed: Annotated[int, typer.Option(help="Episode seed.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Episode seed (0-999 are report seeds).")] = 0,
     approval_mode: Annotated[str, typer.Option(help="auto | confirm | risky.")] = "risky",
     approver: Annotated[
         str, typer.Option(help="Scripted approver: scripted | accept | reject.")
