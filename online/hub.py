@@ -15,7 +15,8 @@ Life of an event batch (:meth:`SignalHub.update`):
    receipts and approvals update the SKU's state;
 5. **close** (per period, all SKUs at once): the forecaster learns the period's demand
    (zero for SKUs without sales; a period ending with zero stock is censored), the drift
-   detectors get the residuals, drifted SKUs adapt, line-size statistics learn.
+   detectors get the residuals (per SKU, then pooled per category), drifted SKUs adapt,
+   line-size statistics learn.
 
 ``update(events, close_through=d)`` also closes periods up to ``d`` (an end-of-day job
 calls it so that tomorrow's forecast has learnt today). Queries: :meth:`forecast`,
@@ -59,7 +60,7 @@ from online.signals import AnomalyFlag, DriftAlert, Forecast, Rejection, UpdateR
 __all__ = ["HubConfig", "SignalHub"]
 
 _FORMAT = "shopops-signalhub"
-_VERSION = 1
+_VERSION = 2  # 2: the drift monitor pools residuals per category
 _BY_DAY = attrgetter("day")
 _FAR = 10**9
 
@@ -238,7 +239,7 @@ class SignalHub:
                 setattr(self, name, new)
             self._cap = cap
         fc = self.forecaster
-        self.drift.resize(need)
+        self.drift.resize(need, fc.cat[:need])
         self.anomaly.resize(need, fc.cat, len(fc.categories))
         return idx
 
@@ -480,25 +481,9 @@ class SignalHub:
                 residual = np.where(X[:, 4:7].any(axis=1), np.nan, residual)
             fired = self.drift.update_many(idx, residual, day)
             if fired.size:
-                hit = idx[fired]
-                size = fc.change_size(hit)
-                big = np.abs(size) >= self.config.drift.min_size
-                hit, size = hit[big], size[big]
-                if hit.size:
-                    for i, s in zip(hit.tolist(), size.tolist(), strict=True):
-                        self._alerts.append(
-                            DriftAlert(
-                                fc.sku_ids[i],
-                                day,
-                                round(s, 4),
-                                fc.categories[fc.cat[i]],
-                                self.config.drift.detector,
-                            )
-                        )
-                    fc.adapt(hit, day)
-                    self.drift.mark(hit, day)
-                    if len(self._alerts) > self.config.max_records:
-                        self._alerts = self._alerts[-self.config.max_records :]
+                self._raise_alerts(idx[fired], 0, day, self.config.drift.detector)
+            for found in self.drift.update_categories(idx, residual, day):
+                self._raise_alerts(found.skus, found.direction, day, "category")
             lines = np.flatnonzero(self.line_n[:n] > 0)
             if lines.size:
                 self.anomaly.learn_aggregates(
@@ -519,6 +504,31 @@ class SignalHub:
         for d in [d for d in self._seen_by_day if d < old]:
             for eid in self._seen_by_day.pop(d):
                 self._seen.pop(eid, None)
+
+    def _raise_alerts(self, hit: np.ndarray, direction: int, day: int, detector: str) -> None:
+        """Alert on SKUs ``hit`` whose own change size is big enough, adapt them.
+
+        ``direction`` (+1 / -1, 0: any) is the side a category detector saw; a SKU whose
+        own estimated size lies on the other side is not alerted.
+        """
+        if not hit.size:
+            return
+        fc = self.forecaster
+        size = fc.change_size(hit)
+        big = np.abs(size) >= self.config.drift.min_size
+        if direction:
+            big &= np.sign(size) == direction
+        hit, size = hit[big], size[big]
+        if not hit.size:
+            return
+        for i, s in zip(hit.tolist(), size.tolist(), strict=True):
+            self._alerts.append(
+                DriftAlert(fc.sku_ids[i], day, round(s, 4), fc.categories[fc.cat[i]], detector)
+            )
+        fc.adapt(hit, day)
+        self.drift.mark(hit, day)
+        if len(self._alerts) > self.config.max_records:
+            self._alerts = self._alerts[-self.config.max_records :]
 
     # ------------------------------------------------------------------ queries
     @property
