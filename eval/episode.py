@@ -116,6 +116,7 @@ class EpisodeResult:
         seed: the episode seed.
         kpis: the episode's KPIs.
         wall_s: seconds the episode took (policy decisions and simulation).
+        cpu_s: CPU seconds of this process during the episode (independent of machine load).
         trace: per-day series when recording was asked for, else ``None``.
     """
 
@@ -124,16 +125,18 @@ class EpisodeResult:
     seed: int
     kpis: Kpis
     wall_s: float
+    cpu_s: float = 0.0
     trace: EpisodeTrace | None = None
 
     def row(self) -> dict[str, Any]:
-        """A flat record for a runs table: identifiers, then every KPI, then ``wall_s``."""
+        """A flat record for a runs table: identifiers, every KPI, ``wall_s`` and ``cpu_s``."""
         return {
             "policy": self.policy,
             "scenario": self.scenario,
             "seed": self.seed,
             **self.kpis.as_dict(),
             "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
         }
 
 
@@ -209,7 +212,7 @@ def run_episode(
         columns, tuple(sim.sku_ids[i] for i in columns)
     )
     acc = KpiAccumulator(sim.catalog.price, sim.catalog.unit_cost)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     policy.reset(sim)
     while not sim.done:
         view = sim.view()
@@ -226,5 +229,6 @@ def run_episode(
         seed=int(seed),
         kpis=acc.result(),
         wall_s=time.perf_counter() - start,
+        cpu_s=time.process_time() - cpu_start,
         trace=None if recorder is None else recorder.trace(),
     )

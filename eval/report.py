@@ -158,7 +158,11 @@ def print_tables(evaluation: Evaluation, console: Console | None = None) -> None
                 compact(r["promo_spend"]),
             )
         console.print(t)
-    console.print(f"[dim]{_split_line(evaluation)}; {evaluation.elapsed_s:.1f} s[/dim]")
+    cpu = sum(r.cpu_s for r in evaluation.runs)
+    console.print(
+        f"[dim]{_split_line(evaluation)}; {evaluation.elapsed_s:.1f} s wall, "
+        f"{cpu:.0f} CPU-s in episodes[/dim]"
+    )
 
 
 def _policy_list(policies: tuple[str, ...]) -> str:
@@ -194,6 +198,14 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _cpu_per_policy(evaluation: Evaluation) -> dict[str, float]:
+    """Mean CPU seconds per episode, per policy (for sizing evaluations)."""
+    out: dict[str, list[float]] = {}
+    for r in evaluation.runs:
+        out.setdefault(r.policy, []).append(r.cpu_s)
+    return {p: round(sum(v) / len(v), 3) for p, v in out.items()}
+
+
 def _meta(evaluation: Evaluation) -> dict[str, Any]:
     import platform
 
@@ -208,6 +220,8 @@ def _meta(evaluation: Evaluation) -> dict[str, Any]:
         "plot_skus": evaluation.plot_skus,
         "baseline": evaluation.config.effective_baseline,
         "elapsed_s": round(evaluation.elapsed_s, 3),
+        "episode_cpu_s": round(sum(r.cpu_s for r in evaluation.runs), 3),
+        "cpu_s_per_episode": _cpu_per_policy(evaluation),
         "episodes": len(evaluation.runs),
         "git_commit": _git_commit(),
         "python": platform.python_version(),
@@ -285,8 +299,11 @@ def _report_text(
         f"- Seeds: {_split_line(evaluation)}",
         f"- Intervals: {cfg.confidence:.0%} Student-t over seeds; differences are paired "
         "(same seeds, common random numbers)",
-        f"- {len(evaluation.runs)} episodes in {evaluation.elapsed_s:.1f} s with {cfg.jobs} "
-        f"job(s); commit {_git_commit() or 'unknown'}",
+        f"- {len(evaluation.runs)} episodes in {evaluation.elapsed_s:.1f} s wall with "
+        f"{cfg.jobs} job(s), {sum(r.cpu_s for r in evaluation.runs):.0f} CPU-s in episodes; "
+        f"commit {_git_commit() or 'unknown'}",
+        "- CPU seconds per episode: "
+        + ", ".join(f"{p} {v:.2f}" for p, v in _cpu_per_policy(evaluation).items()),
         "",
     ]
     for column, title, text in _matrices(evaluation):
