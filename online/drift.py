@@ -20,7 +20,15 @@ shared by thousands of SKUs is not called a drift. ``z_c`` feeds a River Page-Hi
 (``category_delta``, ``category_threshold``). When it fires in direction ``d`` (up or down),
 the category's SKUs whose own *recent residual* (an exponentially weighted mean of their
 residuals, rate ``recent_rate``) lies at least ``category_agree`` on the side of ``d`` are
-reported: a change in one SKU does not flag its siblings, which sit near zero.
+reported: a change in one SKU (caught by its own detector, then adapted) does not flag its
+siblings. The hub also drops SKUs whose own size estimate is below ``min_size`` or on the
+other side.
+
+Limits, measured on unit-Gaussian residuals: with the defaults a category detector raises a
+false alarm about once per 950 periods, and then flags most of its SKUs. When only part of
+a category changes, the alarm is partly made of its members' noise, so unchanged slow
+sellers whose noise leaned the same way are flagged too (about a third of them when half
+of an 8-SKU category drops by 0.8 sd); ``category_agree`` > 0 trades recall for fewer.
 
 Eligible SKUs: past their first ``grace_periods`` periods (the reference is still forming)
 and not within ``cooldown_periods`` after an alert of their own; the same rules gate
