@@ -5,7 +5,9 @@
 merchant exports them and confirms what was done (``shopops outbox``).
 
 Calendar: day 0 is the shop's ``start_date`` or, by default, the day after the last
-imported sale; it is fixed the first time the shop is opened (``real_shop_state.origin``).
+imported sale (or the twin's first day if that is later: a calibrated twin starts on the
+Monday after its last full week); it is fixed the first time the shop is opened
+(``real_shop_state.origin``).
 :meth:`SqlShop.close_day` advances the open day by one. The agent decides the open day.
 
 This morning's view (the open day ``d``, date ``D``), per SKU (imported series):
@@ -76,6 +78,21 @@ class _History:
     known_through: dt.date | None
 
 
+def _reader(store: Any) -> Any:
+    """An engine for reads that never waits on the store's writer.
+
+    The store's SQLite sessions start with ``BEGIN IMMEDIATE`` (one writer at a time); the
+    shop reads while the agent's nodes hold such a transaction (building this morning's view
+    inside ``approve``), so on SQLite it reads through a second engine without that hook (WAL:
+    readers see the last commit and never block). On PostgreSQL reads never block anyway.
+    """
+    if not store.url.startswith("sqlite"):
+        return store.engine
+    from sqlalchemy import create_engine
+
+    return create_engine(store.url, connect_args={"timeout": 30.0, "check_same_thread": False})
+
+
 class SqlShop:
     """A real shop over the store (see the module docstring).
 
@@ -97,6 +114,7 @@ class SqlShop:
         self.base = Path(base)
         self.run_id = run_id
         self.shop_id = config.name
+        self._read = _reader(store)
         self.mapping = load_mapping(mapping_ref(config, self.base))
         self.source = self.mapping.name
         self.twin: MarketSimulator | None = None
@@ -137,7 +155,7 @@ class SqlShop:
         from agent.store.realdata import RealSale
 
         twin_path = resolve(self.base, self.config.twin)
-        with self.store.session() as s:
+        with self._read.connect() as s:
             units = dict(s.execute(
                 select(RealSale.series, func.sum(RealSale.quantity))
                 .where(RealSale.source == self.source)
@@ -180,7 +198,7 @@ class SqlShop:
         from agent.store.realdata_io import read_frames
         from tools.real_history import daily_sales
 
-        frames = read_frames(self.store, self.source, series)
+        frames = read_frames(self.store, self.source, series, engine=self._read)
         daily = daily_sales(frames["sales"], series, self.mapping.grain, self.mapping.week_date_is)
         last = frames["sales"]["date"].max()
         known = None if last is None or last != last else last.date()
@@ -198,6 +216,8 @@ class SqlShop:
                 origin = self.config.start_date or (
                     (self._hist.known_through or dt.date.today()) + dt.timedelta(days=1)
                 )
+                if self.config.start_date is None and self.twin is not None:
+                    origin = max(origin, self.twin.spec.start_date)  # the twin's first day
                 row = RealShopState(shop_id=self.shop_id, source=self.source, origin=origin,
                                     open_day=0)
                 s.add(row)
@@ -327,11 +347,14 @@ class SqlShop:
 
     def refresh(self) -> None:
         """Reload the open day and the history from the store (after an import or a close)."""
+        from sqlalchemy import select
+
         from agent.store.realdata import RealShopState
 
         self._hist = self._load_history(list(self.sku_ids))
-        with self.store.session() as s:
-            self._day = int(s.get(RealShopState, self.shop_id).open_day)
+        with self._read.connect() as s:
+            self._day = int(s.scalar(select(RealShopState.open_day).where(
+                RealShopState.shop_id == self.shop_id)))
         self._view_cache = None
 
     def _outbox(self, kind: str) -> list[dict[str, Any]]:
@@ -339,7 +362,7 @@ class SqlShop:
 
         from agent.store.realdata import OutboxRow
 
-        with self.store.session() as s:
+        with self._read.connect() as s:
             rows = s.execute(
                 select(OutboxRow.idempotency_key, OutboxRow.sku, OutboxRow.day, OutboxRow.date,
                        OutboxRow.params)

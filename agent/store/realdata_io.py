@@ -289,11 +289,14 @@ def _table_rows(table: str, df: Any, mapping: Any, import_id: int) -> list[dict[
 def read_frames(
     store: Store, source: str, series: Iterable[str] | None = None,
     tables: Iterable[str] = ("sales", "prices", "promotions", "stock", "receipts", "products"),
+    engine: Any = None,
 ) -> dict[str, Any]:
     """Canonical frames of ``source`` (only ``series`` if given); absent tables are omitted.
 
     Frames have the reader's canonical columns (``date`` as ``datetime64``; sales keep their
-    timestamps) plus ``series``. Raises :class:`StoreError` when the source has no sales.
+    timestamps) plus ``series``. ``engine`` reads through another engine than the store's
+    (see :func:`tools.real_shop._reader`). Raises :class:`StoreError` when the source has no
+    sales.
     """
     import pandas as pd
     from sqlalchemy import select
@@ -312,7 +315,7 @@ def read_frames(
     }
     wanted = None if series is None else sorted(set(series))
     out: dict[str, Any] = {}
-    with store.engine.connect() as conn:
+    with (engine or store.engine).connect() as conn:
         for table in tables:
             model, names = cols[table]
             q = select(*[getattr(model, c) for c in names]).where(model.source == source)
