@@ -70,7 +70,7 @@ SUMMARY_METRICS: tuple[str, ...] = (
     "lost_value", "waste_units", "avg_inventory_value", "inventory_turns", "promo_spend",
 )
 #: Relative cost of one episode per policy, used only to start the slowest tasks first.
-_COST_HINT = {"mpc": 100.0, "oracle": 20.0, "ppo": 5.0}
+_COST_HINT = {"mpc": 500.0, "ppo": 5.0, "base_stock": 2.0, "base_stock_tuned": 2.0}
 _BASELINE_PREFERENCE = ("base_stock_tuned", "base_stock")
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
