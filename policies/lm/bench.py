@@ -1,0 +1,79 @@
+"""Benchmark: how long the LM policy takes to decide a whole shop-day on this machine.
+
+The shop is the ``large`` scenario scaled to ``skus`` SKUs (same categories, suppliers and
+calendar, ``n_skus`` scaled proportionally). The first day is a warm-up (model load, grammar
+tree); then ``days`` shop-days are timed: prompts, batched generation, parsing, decoding.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["bench_lm_policy", "scaled_large_shop"]
+
+
+def scaled_large_shop(skus: int, seed: int = 1000) -> Any:
+    """A simulator of the ``large`` scenario scaled to about ``skus`` SKUs."""
+    from envs import load_scenario
+    from envs.simulator import MarketSimulator
+    from policies.lm.errors import LMConfigError
+
+    if skus < 1:
+        raise LMConfigError(f"skus must be >= 1; got {skus}")
+    spec = load_scenario("large")
+    total = sum(c.n_skus for c in spec.categories)
+    cats = []
+    left = skus
+    for k, c in enumerate(spec.categories):
+        n = left if k == len(spec.categories) - 1 else max(1, round(c.n_skus * skus / total))
+        n = max(1, min(n, left - (len(spec.categories) - 1 - k)))
+        left -= n
+        cats.append(c.model_copy(update={"n_skus": n}))
+    return MarketSimulator(spec.model_copy(update={"categories": cats}), seed=seed)
+
+
+def bench_lm_policy(
+    skus: int = 1000, days: int = 3, path: str | Path | None = None, threads: int = 2,
+    batch_size: int = 1024,
+) -> dict[str, Any]:
+    """Seconds per shop-day and decisions per second; key ``shop_day_s_1000`` for 1,000 SKUs.
+
+    Returns:
+        ``skus``, ``days``, ``shop_day_s`` (mean over timed days), ``shop_day_s_<skus>``,
+        ``decisions_per_s``, ``load_s`` (first day including model load), ``invalid_rate``
+        and ``invalid_unmasked_rate``, ``parameters``, ``threads``.
+    """
+    import torch
+
+    from policies.lm.model import count_parameters
+    from policies.lm.policy import LMPolicy
+
+    torch.set_num_threads(max(1, threads))
+    sim = scaled_large_shop(skus)
+    policy = LMPolicy(path=path, batch_size=batch_size)
+    t0 = time.perf_counter()
+    policy.reset(sim)
+    sim.step(policy.act(sim.view(), sim))
+    load_s = time.perf_counter() - t0
+    times = []
+    for _ in range(max(1, days)):
+        view = sim.view()
+        t = time.perf_counter()
+        plan = policy.act(view, sim)
+        times.append(time.perf_counter() - t)
+        sim.step(plan)
+    mean = sum(times) / len(times)
+    return {
+        "skus": sim.n,
+        "days": len(times),
+        "shop_day_s": mean,
+        f"shop_day_s_{skus}": mean,
+        "decisions_per_s": sim.n / mean,
+        "load_s": load_s,
+        "invalid_rate": policy.stats.invalid_rate,
+        "invalid_unmasked_rate": policy.stats.invalid_unmasked_rate,
+        "parameters": count_parameters(policy.model),
+        "threads": torch.get_num_threads(),
+    }

@@ -1,0 +1,381 @@
+"""Stage 2: reinforcement learning against the simulator with TRL's ``GRPOTrainer``.
+
+TRL removed ``PPOTrainer`` in 1.13; its maintained online policy-gradient trainer is
+``GRPOTrainer``, configured here for PPO-style updates:
+
+* **ratio clipping** ``epsilon`` on the token-level importance ratio;
+* **several optimisation passes per batch**: each generated batch is split into
+  ``minibatches`` and reused ``num_iterations`` times;
+* **a KL term** (``beta``) to the policy the round started from; with LoRA that reference is
+  the same network with the adapter switched off, so it costs no second copy;
+* **advantages** are rewards minus the mean over the prompt's ``num_generations`` samples
+  (a per-state baseline, the group's own value estimate), scaled by the batch's standard
+  deviation (``scale_rewards="batch"``).
+
+Each **round**: roll out the current policy (greedy) on training scenarios and seeds, save
+some SKU-mornings as prompts (:mod:`policies.lm.rewards`), train ``updates_per_round``
+generation batches, merge the LoRA adapter and go on. Rewards come from
+:class:`~policies.lm.rewards.SimulatorReward` and, with ``feedback_from``, from a reward
+model trained on the store's feedback (:mod:`policies.lm.reward_model`) with weight
+``feedback_weight``. The result is saved to ``<out>/model`` with ``train_record.json``;
+TensorBoard logs go to ``<out>/round<k>/runs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from policies.lm.demos import check_training_seeds
+from policies.lm.errors import LMConfigError
+from policies.lm.sft import LoraSettings
+
+__all__ = ["RLRunConfig", "collect_states", "compare_policies", "train_rl"]
+
+_RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh")
+
+
+@dataclasses.dataclass
+class RLRunConfig:
+    """Everything an RL run needs; every field has a working default."""
+
+    init: str = field(
+        default="artifacts/lm/sft/model",
+        metadata={"help": "Checkpoint to start from (an SFT model, or any local causal LM)."},
+    )
+    out: str = field(default="artifacts/lm/rl", metadata={"help": "Run folder."})
+    scenarios: tuple[str, ...] = field(
+        default=_RL_SCENARIOS, metadata={"help": "Training scenarios for the rollouts."}
+    )
+    seeds: tuple[int, ...] = field(
+        default=(10, 11, 12, 13), metadata={"help": "Training seeds; round k uses seed k mod n."}
+    )
+    lora: bool = field(default=True, metadata={"help": "Train LoRA adapters (else all weights)."})
+    lora_settings: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=32))
+    feedback_from: str | None = field(
+        default=None, metadata={"help": "Store database whose feedback trains a reward model."}
+    )
+    feedback_weight: float = field(
+        default=0.2, metadata={"help": "Weight of the feedback reward (simulator reward: 1)."}
+    )
+    grammar_weight: float = field(
+        default=1.0, metadata={"help": "Weight of the format reward (0 for valid text, down "
+                                        "to -1 for nonsense)."}
+    )
+    rounds: int = field(default=2, metadata={"help": "Rollout-then-train rounds."})
+    steps_per_round: int = field(
+        default=40, metadata={"help": "Generation batches per round (each gives "
+                                        "minibatches x num_iterations optimiser steps)."}
+    )
+    prompts_per_step: int = field(default=16, metadata={"help": "Prompts per generation batch."})
+    num_generations: int = field(default=8, metadata={"help": "Completions per prompt."})
+    minibatches: int = field(default=2, metadata={"help": "Minibatches per generation batch."})
+    num_iterations: int = field(default=2, metadata={"help": "Passes over each batch (PPO "
+                                                               "epochs)."})
+    epsilon: float = field(default=0.2, metadata={"help": "Ratio clipping range."})
+    beta: float = field(default=0.02, metadata={"help": "KL coefficient to the round's start."})
+    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
+    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate."})
+    horizon: int = field(default=14, metadata={"help": "Reward horizon H in days."})
+    n_futures: int = field(default=2, metadata={"help": "Futures averaged per reward."})
+    day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
+    skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
+    eval_seeds: tuple[int, ...] = field(
+        default=(900, 901), metadata={"help": "Training-split seeds for the before/after check "
+                                               "(empty: skip)."}
+    )
+    seed: int = field(default=0, metadata={"help": "Seed."})
+    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+    device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda'."})
+    report_to: str = field(default="tensorboard", metadata={"help": "'tensorboard' or 'none'."})
+    logging_steps: int = field(default=5, metadata={"help": "Log metrics every k steps."})
+
+    def __post_init__(self) -> None:
+        check_training_seeds(self.seeds)
+        check_training_seeds(self.eval_seeds)
+        for name in ("rounds", "steps_per_round", "prompts_per_step", "num_iterations",
+                     "minibatches", "horizon", "n_futures", "day_stride", "skus_per_day",
+                     "threads"):
+            if getattr(self, name) < 1:
+                raise LMConfigError(f"RLRunConfig.{name} must be >= 1; got {getattr(self, name)}")
+        if self.num_generations < 2:
+            raise LMConfigError(
+                f"num_generations must be >= 2 (advantages compare a prompt's samples); "
+                f"got {self.num_generations}"
+            )
+        if (self.prompts_per_step * self.num_generations) % self.minibatches:
+            raise LMConfigError(
+                f"prompts_per_step x num_generations ({self.prompts_per_step} x "
+                f"{self.num_generations}) must be divisible by minibatches ({self.minibatches})"
+            )
+        if self.beta < 0 or not 0 < self.epsilon < 1:
+            raise LMConfigError(f"need beta >= 0 and 0 < epsilon < 1; got {self.beta}, "
+                                f"{self.epsilon}")
+        if self.report_to not in ("tensorboard", "none"):
+            raise LMConfigError(f"report_to must be 'tensorboard' or 'none'; got "
+                                f"{self.report_to!r}")
+
+    def grpo_config(self, output_dir: str) -> Any:
+        """The TRL ``GRPOConfig`` for one round."""
+        from trl import GRPOConfig
+
+        completions = self.prompts_per_step * self.num_generations
+        return GRPOConfig(
+            output_dir=output_dir,
+            per_device_train_batch_size=completions // self.minibatches,
+            gradient_accumulation_steps=1,
+            steps_per_generation=self.minibatches,
+            num_iterations=self.num_iterations,
+            num_generations=self.num_generations,
+            max_steps=self.steps_per_round * self.minibatches * self.num_iterations,
+            max_completion_length=8,
+            temperature=self.temperature,
+            top_k=0,
+            top_p=1.0,
+            epsilon=self.epsilon,
+            beta=self.beta,
+            loss_type="dapo",
+            scale_rewards="batch",
+            learning_rate=self.learning_rate,
+            lr_scheduler_type="constant",
+            logging_steps=self.logging_steps,
+            save_strategy="no",
+            report_to=self.report_to,
+            seed=self.seed,
+            bf16=False,
+            use_cpu=self.device == "cpu",
+            remove_unused_columns=False,
+            shuffle_dataset=True,
+            disable_dropout=True,
+            log_completions=False,
+            dataloader_num_workers=0,
+        )
+
+
+def collect_states(
+    model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
+    bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[str], list[int], dict[str, float]]:
+    """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
+
+    Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
+    """
+    from envs.simulator import MarketSimulator
+    from policies.base_stock import BaseStockPolicy
+    from policies.lm.codec import LMCodec
+    from policies.lm.policy import LMPolicy
+    from policies.lm.rewards import make_state
+
+    prompts: list[str] = []
+    ids: list[int] = []
+    profits: dict[str, float] = {}
+    for scenario in scenarios:
+        for seed in seeds:
+            sim = MarketSimulator.from_scenario(scenario, seed=seed)
+            policy = LMPolicy(model=model, tokenizer=tokenizer)
+            policy.reset(sim)
+            expert = BaseStockPolicy()
+            expert.reset(sim)
+            codec = LMCodec(sim)
+            offset = int(rng.integers(day_stride))
+            total = 0.0
+            while not sim.done:
+                view = sim.view()
+                if sim.day % day_stride == offset:
+                    ref_plan = expert.act(view, sim)
+                    S = expert.levels(view)[0]
+                    cont = np.maximum(S / codec.forecast(view) - view.lead_time, 0.0)
+                    day_prompts = codec.prompts(view)
+                    k = min(skus_per_day, sim.n)
+                    for i in rng.choice(sim.n, size=k, replace=False):
+                        state = make_state(sim, int(i), ref_plan, cont,
+                                           int(rng.integers(1 << 30)), codec)
+                        ids.append(bank.add(state))
+                        prompts.append(day_prompts[int(i)])
+                total += sim.step(policy.act(view, sim)).profit
+            profits[f"{scenario}/{seed}"] = total
+            if progress is not None:
+                progress(f"rollout {scenario} seed {seed}: profit {total:,.0f}, "
+                         f"{len(prompts):,} prompts")
+    return prompts, ids, profits
+
+
+def compare_policies(
+    models: dict[str, tuple[Any, Any]], scenarios: tuple[str, ...], seeds: tuple[int, ...]
+) -> dict[str, dict[str, float]]:
+    """Mean episode profit per scenario for each named ``(model, tokenizer)``."""
+    from policies.lm.policy import LMPolicy
+    from policies.rollout import rollout
+
+    out: dict[str, dict[str, float]] = {}
+    for name, (model, tok) in models.items():
+        out[name] = {
+            sc: float(np.mean([
+                rollout(LMPolicy(model=model, tokenizer=tok), sc, s).profit for s in seeds
+            ]))
+            for sc in scenarios
+        }
+    return out
+
+
+def train_rl(
+    cfg: RLRunConfig, progress: Callable[[str], None] | None = None, show_bar: bool = False
+) -> dict[str, Any]:
+    """Run stage 2 and save the model; return the summary also written to the record.
+
+    Raises:
+        LMArtifactError: the starting checkpoint or the feedback database is missing.
+        LMConfigError / TrainingDataError: bad options, no feedback pairs.
+    """
+    import torch
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from policies.lm.model import count_parameters, load_lm, save_lm
+    from policies.lm.rewards import SimulatorReward, StateBank, grammar_reward
+
+    torch.set_num_threads(cfg.threads)
+    say = progress or (lambda _line: None)
+    out = Path(cfg.out)
+    rng = np.random.default_rng(cfg.seed)
+    model, tokenizer = load_lm(cfg.init)
+    start_model, _ = load_lm(cfg.init)
+    reward_funcs: list[Any] = [grammar_reward]
+    weights = [1.0, cfg.grammar_weight]
+    feedback_record: dict[str, Any] | None = None
+    if cfg.feedback_from:
+        from policies.lm.reward_model import RewardModelConfig, RewardModelReward
+        from policies.lm.reward_model import train_reward_model as train_rm
+
+        feedback_record = train_rm(
+            RewardModelConfig(feedback_from=cfg.feedback_from, out=str(out / "reward_model"),
+                              tokenizer_from=cfg.init, threads=cfg.threads,
+                              report_to=cfg.report_to),
+            progress=say,
+        )
+        reward_funcs.append(RewardModelReward.load(feedback_record["model_path"]))
+        weights.append(cfg.feedback_weight)
+    history: list[dict[str, Any]] = []
+    t_train = 0.0
+    t_rollout = 0.0
+    total_steps = 0
+    sim_reward: SimulatorReward | None = None
+    for rnd in range(cfg.rounds):
+        bank = StateBank()
+        seeds = (cfg.seeds[rnd % len(cfg.seeds)],)
+        t0 = time.perf_counter()
+        model.eval()
+        prompts, ids, profits = collect_states(
+            model, tokenizer, cfg.scenarios, seeds, bank, cfg.day_stride, cfg.skus_per_day,
+            rng, progress=say,
+        )
+        t_rollout += time.perf_counter() - t0
+        need = cfg.steps_per_round * cfg.prompts_per_step
+        pick = rng.choice(len(prompts), size=need, replace=len(prompts) < need)
+        data = Dataset.from_dict({
+            "prompt": [prompts[i] for i in pick], "state_id": [ids[i] for i in pick],
+        })
+        sim_reward = SimulatorReward(bank, horizon=cfg.horizon, n_futures=cfg.n_futures)
+        model.train()
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[sim_reward, *reward_funcs],
+            args=_with_weights(cfg.grpo_config(str(out / f"round{rnd}")), weights, show_bar),
+            train_dataset=data,
+            processing_class=tokenizer,
+            peft_config=cfg.lora_settings.peft_config() if cfg.lora else None,
+        )
+        say(f"round {rnd + 1}/{cfg.rounds}: GRPO on {len(data):,} prompts "
+            f"({count_parameters(trainer.model, True):,} trainable parameters)")
+        t1 = time.perf_counter()
+        result = trainer.train()
+        t_train += time.perf_counter() - t1
+        total_steps += int(result.global_step)
+        rewards = [h["reward"] for h in trainer.state.log_history if "reward" in h]
+        model = trainer.model.merge_and_unload() if cfg.lora else trainer.model
+        history.append({
+            "round": rnd, "seeds": list(seeds), "prompts": len(prompts),
+            "rollout_profit": profits, "steps": int(result.global_step),
+            "reward_first": rewards[0] if rewards else None,
+            "reward_last": rewards[-1] if rewards else None,
+            "invalid_in_training": sim_reward.invalid, "completions_scored": sim_reward.calls,
+        })
+        say(f"round {rnd + 1}: reward {history[-1]['reward_first']} -> "
+            f"{history[-1]['reward_last']}")
+    model.eval()
+    evaluation: dict[str, Any] = {}
+    if cfg.eval_seeds:
+        say("comparing before and after on training-split seeds")
+        evaluation = compare_policies(
+            {"before": (start_model, tokenizer), "after": (model, tokenizer)},
+            cfg.scenarios, cfg.eval_seeds,
+        )
+        evaluation["mean_gain"] = float(np.mean([
+            evaluation["after"][s] - evaluation["before"][s] for s in cfg.scenarios
+        ]))
+    from policies.lm.sft import evaluate_validity
+
+    val_prompts = _validation_prompts(cfg.scenarios, rng)
+    validity = evaluate_validity(model, tokenizer, val_prompts)
+    record = {
+        "stage": "rl",
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg), default=str)),
+        "init_record": _read_record(cfg.init),
+        "feedback": feedback_record,
+        "parameters": count_parameters(model),
+        "steps": total_steps,
+        "seconds_training": round(t_train, 1),
+        "seconds_rollouts": round(t_rollout, 1),
+        "rounds": history,
+        "evaluation": {
+            **validity,
+            **({"mean_gain_train_seeds": evaluation["mean_gain"]} if evaluation else {}),
+        },
+        "before_after": evaluation,
+    }
+    save_lm(model, tokenizer, out / "model", record)
+    (out / "summary.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return {**record, "model_path": str(out / "model")}
+
+
+def _with_weights(args: Any, weights: list[float], show_bar: bool) -> Any:
+    args.reward_weights = weights
+    args.disable_tqdm = not show_bar
+    return args
+
+
+def _validation_prompts(scenarios: tuple[str, ...], rng: np.random.Generator) -> list[str]:
+    """Prompts from base-stock episodes on validation seeds (900+), every 5th day."""
+    from envs.simulator import MarketSimulator
+    from policies.base_stock import BaseStockPolicy
+    from policies.lm.codec import LMCodec
+
+    out: list[str] = []
+    for sc in scenarios:
+        sim = MarketSimulator.from_scenario(sc, seed=950 + int(rng.integers(40)))
+        pol = BaseStockPolicy()
+        pol.reset(sim)
+        codec = LMCodec(sim)
+        while not sim.done:
+            view = sim.view()
+            if sim.day % 5 == 0:
+                out.extend(codec.prompts(view))
+            sim.step(pol.act(view, sim))
+    return out
+
+
+def _read_record(path: str) -> dict[str, Any] | None:
+    p = Path(path) / "train_record.json"
+    if not p.exists():
+        return None
+    data = json.loads(p.read_text())
+    return {k: data.get(k) for k in ("stage", "config", "data", "steps", "seconds_training",
+                                      "validation")}

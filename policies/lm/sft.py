@@ -1,0 +1,264 @@
+"""Stage 1: supervised fine-tuning on expert demonstrations with TRL's ``SFTTrainer``.
+
+The run: collect demonstrations (:mod:`policies.lm.demos`), train a tokenizer on their
+prompts and build the tiny model from :class:`~policies.lm.model.TinyLMConfig` (or load a
+local pretrained checkpoint given as ``base_model``, optionally with LoRA), train on
+prompt-completion pairs with the loss on the completion only, then measure the
+invalid-output rate (with and without the grammar mask) on held-back demonstration prompts
+and save to ``<out>/model`` with ``train_record.json`` (command, seeds, data, budget,
+figures). TensorBoard logs go to ``<out>/runs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+from policies.lm.demos import DEFAULT_TRAIN_SCENARIOS, check_training_seeds
+from policies.lm.errors import LMConfigError
+
+__all__ = ["LoraSettings", "SFTRunConfig", "apply_lora", "evaluate_validity", "train_sft"]
+
+
+@dataclasses.dataclass
+class LoraSettings:
+    """LoRA adapter shape (PEFT) for fine-tuning a larger model cheaply."""
+
+    r: int = field(default=8, metadata={"help": "Adapter rank."})
+    alpha: int = field(default=16, metadata={"help": "Adapter scaling (alpha / r)."})
+    dropout: float = field(default=0.0, metadata={"help": "Dropout on the adapter input."})
+    target_modules: str = field(
+        default="all-linear", metadata={"help": "PEFT target modules ('all-linear' or names)."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.r < 1 or self.alpha < 1:
+            raise LMConfigError(f"LoRA r and alpha must be >= 1; got r={self.r}, "
+                                f"alpha={self.alpha}")
+
+    def peft_config(self) -> Any:
+        """The ``peft.LoraConfig`` for a causal LM."""
+        from peft import LoraConfig
+
+        targets: Any = self.target_modules
+        if targets != "all-linear":
+            targets = [t.strip() for t in targets.split(",") if t.strip()]
+        return LoraConfig(
+            r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
+            target_modules=targets, task_type="CAUSAL_LM",
+        )
+
+
+@dataclasses.dataclass
+class SFTRunConfig:
+    """Everything a supervised run needs; every field has a working default."""
+
+    out: str = field(default="artifacts/lm/sft", metadata={"help": "Run folder."})
+    scenarios: tuple[str, ...] = field(
+        default=DEFAULT_TRAIN_SCENARIOS, metadata={"help": "Training scenarios."}
+    )
+    seeds: tuple[int, ...] = field(default=(0, 1), metadata={"help": "Training seeds (0-999)."})
+    expert: str | None = field(
+        default=None, metadata={"help": "Expert policy name (None: mpc if present, else "
+                                         "base_stock)."}
+    )
+    driver: str | None = field(
+        default="base_stock",
+        metadata={"help": "Policy that drives the demonstration episodes while the expert "
+                          "labels every day_stride-th morning (None: the expert drives and "
+                          "labels every kept day)."},
+    )
+    day_stride: int = field(default=2, metadata={"help": "Keep every k-th day of each episode."})
+    base_model: str | None = field(
+        default=None,
+        metadata={"help": "Local Hugging Face causal-LM folder to fine-tune instead of the "
+                          "tiny model built from a config (nothing is downloaded)."},
+    )
+    lora: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT)."})
+    lora_settings: LoraSettings = field(default_factory=LoraSettings)
+    hidden_size: int = field(default=128, metadata={"help": "Tiny model width."})
+    num_layers: int = field(default=4, metadata={"help": "Tiny model depth."})
+    epochs: float = field(default=2.0, metadata={"help": "Passes over the demonstrations."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (-1: "
+                                                         "use epochs)."})
+    batch_size: int = field(default=128, metadata={"help": "Rows per optimisation step."})
+    learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate."})
+    seed: int = field(default=0, metadata={"help": "Seed of initialisation and shuffling."})
+    validation_rows: int = field(
+        default=2000, metadata={"help": "Demonstration rows held back to measure accuracy and "
+                                        "invalid output."}
+    )
+    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+    report_to: str = field(default="tensorboard", metadata={"help": "'tensorboard' or 'none'."})
+    logging_steps: int = field(default=20, metadata={"help": "Log metrics every k steps."})
+    device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda'."})
+
+    def __post_init__(self) -> None:
+        check_training_seeds(self.seeds)
+        if self.batch_size < 1 or self.day_stride < 1 or self.threads < 1:
+            raise LMConfigError(
+                f"batch_size, day_stride and threads must be >= 1; got {self.batch_size}, "
+                f"{self.day_stride}, {self.threads}"
+            )
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise LMConfigError("set epochs > 0 or max_steps > 0")
+        if self.lora and self.base_model is None and self.hidden_size < 8:
+            raise LMConfigError("LoRA on a tiny model needs hidden_size >= 8")
+        if self.report_to not in ("tensorboard", "none"):
+            raise LMConfigError(
+                f"report_to must be 'tensorboard' or 'none'; got {self.report_to!r}"
+            )
+        if self.device not in ("cpu", "cuda"):
+            raise LMConfigError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")
+
+
+def apply_lora(model: Any, settings: LoraSettings) -> Any:
+    """Wrap ``model`` with a fresh LoRA adapter (only the adapter trains)."""
+    from peft import get_peft_model
+
+    return get_peft_model(model, settings.peft_config())
+
+
+def evaluate_validity(
+    model: Any, tokenizer: Any, prompts: list[str], targets: list[str] | None = None,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Invalid-output rate with and without the grammar mask, and accuracy vs ``targets``.
+
+    Both decodes are greedy; ``invalid_unmasked_rate`` is measured by decoding with *no*
+    mask at all and parsing strictly.
+    """
+    from policies.lm.grammar import parse_completion
+    from policies.lm.inference import generate_completions
+
+    model.eval()
+    free = generate_completions(model, tokenizer, prompts, constrained=False,
+                                batch_size=batch_size)
+    masked = generate_completions(model, tokenizer, prompts, constrained=True,
+                                  batch_size=batch_size)
+    free_d = [parse_completion(t) for t in free.texts]
+    mask_d = [parse_completion(t) for t in masked.texts]
+    n = max(len(prompts), 1)
+    out = {
+        "rows": float(len(prompts)),
+        "invalid_unmasked_rate": sum(d is None for d in free_d) / n,
+        "invalid_masked_rate": sum(d is None for d in mask_d) / n,
+        "mask_needed_rate": sum(masked.unmasked_invalid) / n,
+    }
+    if targets is not None:
+        want = [parse_completion(t) for t in targets]
+        out["accuracy"] = sum(a == b for a, b in zip(mask_d, want, strict=True)) / n
+    return out
+
+
+def _torch_setup(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def train_sft(
+    cfg: SFTRunConfig, progress: Callable[[str], None] | None = None, show_bar: bool = False
+) -> dict[str, Any]:
+    """Run stage 1 and save the model; return the summary also written to the record.
+
+    Raises:
+        LMConfigError / LMArtifactError / TrainingDataError: bad options, a missing base
+            model, no demonstrations.
+    """
+    import numpy as np
+    from trl import SFTConfig, SFTTrainer
+
+    from policies.lm.demos import collect_demonstrations
+    from policies.lm.model import TinyLMConfig, build_model, count_parameters, load_lm, save_lm
+    from policies.lm.tokenizer import build_tokenizer
+
+    _torch_setup(cfg.threads)
+    say = progress or (lambda _line: None)
+    t0 = time.perf_counter()
+    from policies.registry import make_policy
+
+    driver = None if cfg.driver is None else make_policy(cfg.driver)
+    demos = collect_demonstrations(
+        cfg.scenarios, cfg.seeds, cfg.expert, cfg.day_stride, mix_policy=driver, progress=say
+    )
+    t_demo = time.perf_counter() - t0
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(len(demos))
+    n_val = min(cfg.validation_rows, len(demos) // 5)
+    val, train = order[:n_val], order[n_val:]
+    if cfg.base_model is None:
+        tokenizer = build_tokenizer([demos.prompts[i] for i in train])
+        model = build_model(
+            tokenizer,
+            TinyLMConfig(hidden_size=cfg.hidden_size, intermediate_size=2 * cfg.hidden_size,
+                         num_hidden_layers=cfg.num_layers, seed=cfg.seed),
+        )
+    else:
+        model, tokenizer = load_lm(cfg.base_model)
+        model.train()
+    if cfg.lora:
+        model = apply_lora(model, cfg.lora_settings)
+    from datasets import Dataset
+
+    data = Dataset.from_dict({
+        "prompt": [demos.prompts[i] for i in train],
+        "completion": [demos.completions[i] for i in train],
+    })
+    out = Path(cfg.out)
+    args = SFTConfig(
+        output_dir=str(out),
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine",
+        warmup_steps=0.05,
+        weight_decay=0.0,
+        logging_steps=cfg.logging_steps,
+        save_strategy="no",
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        bf16=False,
+        use_cpu=cfg.device == "cpu",
+        max_length=64,
+        completion_only_loss=True,
+        dataloader_num_workers=0,
+        disable_tqdm=not show_bar,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
+    say(f"SFT: {len(train):,} rows, {count_parameters(model, True):,} trainable parameters")
+    t1 = time.perf_counter()
+    result = trainer.train()
+    t_train = time.perf_counter() - t1
+    model = trainer.model
+    if cfg.lora:
+        model = model.merge_and_unload()
+    model.eval()
+    figures = evaluate_validity(
+        model, tokenizer, [demos.prompts[i] for i in val], [demos.completions[i] for i in val]
+    )
+    record = {
+        "stage": "sft",
+        "config": _jsonable(dataclasses.asdict(cfg)),
+        "data": demos.record(),
+        "parameters": count_parameters(model),
+        "steps": int(result.global_step),
+        "train_loss": float(result.training_loss),
+        "seconds_demonstrations": round(t_demo, 1),
+        "seconds_training": round(t_train, 1),
+        "validation": figures,
+    }
+    save_lm(model, tokenizer, out / "model", record)
+    (out / "summary.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    say(f"SFT done: {record['steps']} steps in {t_train:.0f} s, validation {figures}")
+    return {**record, "model_path": str(out / "model")}
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(d, default=str))

@@ -1,0 +1,68 @@
+"""LM commands: they join `shopops train`, stay light, bench prints JSON, checkpoints register."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SHOPOPS = [sys.executable, "-m", "agent"]
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([*SHOPOPS, *args], capture_output=True, text=True, check=check,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_lm_commands_join_the_train_group_and_bench() -> None:
+    out = run("train", "--help").stdout
+    for command in ("sft", "rl", "reward-model", "register-lm", "ppo"):
+        assert command in out
+    assert "policy" in run("bench", "--help").stdout
+    assert "--feedback-from" in run("train", "rl", "--help").stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    pytest.importorskip("torch")
+    from envs import MarketSimulator
+    from policies.lm.codec import LMCodec
+    from policies.lm.model import TinyLMConfig, build_model, save_lm
+    from policies.lm.tokenizer import build_tokenizer
+
+    sim = MarketSimulator.from_scenario("steady", seed=0)
+    tok = build_tokenizer(LMCodec(sim).prompts(sim.view()))
+    model = build_model(tok, TinyLMConfig(hidden_size=16, intermediate_size=32,
+                                          num_hidden_layers=1, num_attention_heads=2))
+    return save_lm(model, tok, tmp_path_factory.mktemp("ckpt") / "m", {"stage": "test"})
+
+
+def test_bench_policy_prints_the_shop_day_figure(tiny_checkpoint: Path) -> None:
+    out = run("bench", "policy", "--skus", "200", "--days", "1", "--threads", "1",
+              "--path", str(tiny_checkpoint), "--json").stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["skus"] == 200 and figures["shop_day_s_200"] > 0
+    assert figures["invalid_rate"] == 0.0  # the grammar mask is on
+
+
+def test_checkpoints_register_once_per_version(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    sa = pytest.importorskip("sqlalchemy")
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    db = tmp_path / "store.db"
+    for _ in range(2):
+        res = CliRunner().invoke(app, ["train", "register-lm", str(tiny_checkpoint),
+                                       "--db", str(db)])
+        assert res.exit_code == 0 and "registered policy lm/" in res.output
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "select kind, name, version from model_versions")).fetchall()
+    engine.dispose()
+    assert len(rows) == 1 and rows[0][0] == "policy" and rows[0][1] == "lm"

@@ -1,0 +1,124 @@
+"""LM policy training on CPU: SFT then RL (TRL) change the weights; simulator rewards behave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from envs import MarketSimulator  # noqa: E402
+from policies.base import DoNothing  # noqa: E402
+from policies.base_stock import BaseStockPolicy  # noqa: E402
+from policies.lm.grammar import Decision  # noqa: E402
+from policies.lm.rewards import SimulatorReward, StateBank, make_state  # noqa: E402
+
+
+def _weights(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _changed(a: dict, b: dict) -> list[str]:
+    return [k for k in a if k in b and not torch.equal(a[k], b[k])]
+
+
+@pytest.fixture(scope="module")
+def sft_run(tmp_path_factory):
+    from policies.lm.sft import SFTRunConfig, train_sft
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("sft")
+    cfg = SFTRunConfig(
+        out=str(out), scenarios=("steady",), seeds=(0,), day_stride=6, max_steps=30,
+        batch_size=32, hidden_size=32, num_layers=2, validation_rows=60, threads=1,
+        learning_rate=5e-3, expert="base_stock", driver=None,
+        report_to="tensorboard", logging_steps=2,
+    )
+    return cfg, train_sft(cfg)
+
+
+def test_sft_trains_the_tiny_model_and_records_how(sft_run) -> None:
+    from policies.lm.model import TinyLMConfig, build_model, load_lm
+
+    cfg, record = sft_run
+    trained, tok = load_lm(record["model_path"])
+    init = build_model(tok, TinyLMConfig(hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, seed=cfg.seed))
+    changed = _changed(_weights(init), _weights(trained))
+    assert len(changed) >= len(init.state_dict()) // 2
+    assert record["steps"] == 30 and record["data"]["rows"] > 0
+    assert record["data"]["scenarios"] == ["steady"] and record["data"]["seeds"] == [0]
+    assert 0.0 <= record["validation"]["invalid_masked_rate"] == 0.0
+    saved = Path(record["model_path"]) / "train_record.json"
+    assert saved.exists()
+    assert list(Path(cfg.out).glob("runs/*/events.out.tfevents.*"))  # TensorBoard logs
+
+
+def test_rl_with_lora_changes_the_sft_weights(sft_run, tmp_path: Path) -> None:
+    from policies.lm.model import load_lm
+    from policies.lm.rl import RLRunConfig, train_rl
+
+    _, sft_record = sft_run
+    before, _ = load_lm(sft_record["model_path"])
+    cfg = RLRunConfig(
+        init=sft_record["model_path"], out=str(tmp_path / "rl"), scenarios=("steady",),
+        seeds=(10,), rounds=1, steps_per_round=2, prompts_per_step=4, num_generations=4,
+        minibatches=2, num_iterations=2, day_stride=30, skus_per_day=4, eval_seeds=(),
+        report_to="none", threads=1, horizon=5, n_futures=1, temperature=1.0,
+    )
+    record = train_rl(cfg)
+    after, _ = load_lm(record["model_path"])
+    assert record["steps"] == 2 * 2 * 2
+    assert record["rounds"][0]["completions_scored"] == 2 * 4 * 4  # batches x prompts x G
+    changed = _changed(_weights(before), _weights(after))
+    # LoRA on every linear layer, merged back: the attention and MLP weights moved
+    assert any("q_proj" in k for k in changed) and any("mlp" in k for k in changed)
+    assert record["init_record"]["stage"] == "sft"
+
+
+@pytest.fixture(scope="module")
+def starving_state():
+    """A steady shop after 25 days without orders: most SKUs are out of stock."""
+    sim = MarketSimulator.from_scenario("steady", seed=7)
+    for _ in range(25):
+        sim.step(None)
+    expert = BaseStockPolicy()
+    expert.reset(sim)
+    view = sim.view()
+    sku = int(np.argmax((view.on_hand <= 0) * view.list_price * view.sales_ema28))
+    assert view.on_hand[sku] <= 0
+    s_level = expert.levels(view)[0]
+    from policies.lm.codec import LMCodec
+
+    codec = LMCodec(sim)
+    cont = np.maximum(s_level / codec.forecast(view) - view.lead_time, 0.0)
+    bank = StateBank()
+    sid = bank.add(make_state(sim, sku, DoNothing().act(view, sim), cont, future_seed=11))
+    return bank, sid, sim
+
+
+def test_reward_is_deterministic_and_prefers_restocking_an_empty_shelf(starving_state) -> None:
+    bank, sid, sim = starving_state
+    day = sim.day
+    reward = SimulatorReward(bank, horizon=10, n_futures=2)
+    texts = [" restock=14 discount=0 days=0", " restock=0 discount=0 days=0"] * 2
+    scores = reward(["p"] * 4, texts, state_id=[sid] * 4)
+    assert scores[0] == scores[2] and scores[1] == scores[3]  # same completion, same fork
+    assert scores[0] > scores[1]  # ordering beats leaving the shelf empty
+    assert scores[1] == pytest.approx(0.0)  # the reference (do nothing) scores zero
+    assert reward.score(sid, Decision(14, 0, 0)) == scores[0]
+    assert sim.day == day  # scoring never moves the saved state
+
+
+def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) -> None:
+    bank, sid, _ = starving_state
+    logged: dict[str, float] = {}
+    reward = SimulatorReward(bank, horizon=3, n_futures=1, invalid_reward=-7.0)
+    scores = reward(
+        ["p", "p"], ["restock=1000000 units now", " restock=3 discount=0 days=0"],
+        state_id=[sid, sid], log_metric=lambda k, v: logged.__setitem__(k, v),
+    )
+    assert scores[0] == -7.0 and scores[1] != -7.0
+    assert reward.invalid == 1 and reward.calls == 2 and logged["invalid_rate"] == 0.5
