@@ -30,6 +30,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     train.command("reward-model")(train_reward_model)
     train.command("register-lm")(train_register_lm)
     bench.command("policy")(bench_policy)
+    bench.command("lm-eval")(bench_lm_eval)
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -78,13 +79,13 @@ def train_sft(
     scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
         "steady,festival,disruption,drift,fresh,classic"
     ),
-    seeds: Annotated[str, typer.Option(help="Training seeds ('0-2' or '0,1').")] = "0-1",
+    seeds: Annotated[str, typer.Option(help="Training seeds ('0-2' or '0,1').")] = "0-2",
     day_stride: Annotated[int, typer.Option(help="Label every k-th morning.")] = 2,
     driver: Annotated[
         str, typer.Option(help="Policy driving the episodes ('expert': the expert itself).")
-    ] = "base_stock",
+    ] = "expert",
     expert: Annotated[
-        str | None, typer.Option(help="Expert policy (default: mpc if present, else base_stock).")
+        str | None, typer.Option(help="Expert policy (default: base_stock_tuned; mpc works).")
     ] = None,
     base_model: Annotated[
         str | None, typer.Option(help="Local HF causal-LM folder instead of the tiny model.")
@@ -158,6 +159,9 @@ def train_rl(
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
     learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 5e-4,
     beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.02,
+    eval_seeds: Annotated[
+        str, typer.Option(help="Training-split seeds for the before/after check ('' skips).")
+    ] = "900",
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -187,6 +191,7 @@ def train_rl(
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, learning_rate=learning_rate,
         beta=beta, seed=seed, threads=threads, device=device, report_to=report_to,
+        eval_seeds=_seeds(eval_seeds) if eval_seeds.strip() else (),
     )
     console = Console()
     with console.status("RL") as status:
@@ -308,3 +313,161 @@ def train_register_lm(
     url = resolve_db_url(db)
     version = register_checkpoint(url, path, record)
     typer.echo(f"registered policy lm/{version} ({path}) in {url}")
+
+
+def _lm_eval_rows(
+    lm: dict[str, str], baselines: tuple[str, ...], scenarios: tuple[str, ...],
+    seeds: list[int], progress, done: list[dict] | None = None,
+) -> list[dict]:
+    """One row per (policy, scenario, seed): profit, oracle bound, LM invalid rates.
+
+    Rows already in ``done`` are kept and not run again.
+    """
+    import time
+
+    from envs.simulator import MarketSimulator
+    from eval.episode import make_named_policy, run_episode
+    from policies.lm.policy import LMPolicy
+    from policies.oracle import profit_bound
+
+    rows: list[dict] = list(done or [])
+    have = {(r["policy"], r["scenario"], int(r["seed"])) for r in rows}
+    for scenario in scenarios:
+        for seed in seeds:
+            todo = [n for n in (*lm, *baselines) if (n, scenario, seed) not in have]
+            if not todo:
+                continue
+            bound = float(profit_bound(MarketSimulator.from_scenario(scenario, seed=seed)))
+            for name in todo:
+                t0 = time.perf_counter()
+                try:
+                    policy = (LMPolicy(lm[name], threads=1) if name in lm
+                              else make_named_policy(name))
+                    res = run_episode(policy, scenario, seed)
+                except Exception as exc:  # a baseline without its artifact: say so, go on
+                    progress(f"{name} on {scenario}/{seed}: skipped ({type(exc).__name__}: "
+                             f"{str(exc)[:80]})")
+                    continue
+                row = {"policy": name, "scenario": scenario, "seed": seed,
+                       "profit": res.kpis.profit, "bound": bound,
+                       "pct_bound": 100.0 * res.kpis.profit / bound,
+                       "wall_s": time.perf_counter() - t0}
+                if name in lm:
+                    row.update(invalid_rate=policy.stats.invalid_rate,
+                               invalid_unmasked_rate=policy.stats.invalid_unmasked_rate,
+                               decisions=policy.stats.total)
+                rows.append(row)
+                progress(f"{name} {scenario}/{seed}: {row['pct_bound']:.1f}% of bound")
+    return rows
+
+
+def bench_lm_eval(
+    sft: Annotated[str, typer.Option(help="LM checkpoint after SFT.")] = "artifacts/lm/sft/model",
+    rl: Annotated[str, typer.Option(help="LM checkpoint after RL.")] = "artifacts/lm/rl/model",
+    baselines: Annotated[str, typer.Option(help="Registered policies to compare.")] = (
+        "base_stock_tuned,ppo,oracle"
+    ),
+    scenarios: Annotated[str, typer.Option(help="Scenarios (held-out new_category included).")] = (
+        "steady,festival,disruption,drift,fresh,new_category,classic"
+    ),
+    seeds: Annotated[int, typer.Option(help="Held-out seeds per scenario (from 1000).")] = 3,
+    out: Annotated[str, typer.Option(help="Folder for rows.csv and summary.json.")] = (
+        "artifacts/lm/eval"
+    ),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep rows already in <out>/rows.csv.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """LM after SFT and after RL against baselines on held-out seeds, in % of the oracle bound.
+
+    Prints per-scenario means, the paired difference RL - SFT and RL - base_stock_tuned in
+    percentage points of the bound (t-interval over scenario-seed pairs), and the LM
+    invalid-output rates with and without the grammar mask.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import numpy as np
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from eval.splits import report_seeds
+    from eval.stats import t_interval
+
+    torch.set_num_threads(1)
+    console = Console(width=160)
+    lm = {"lm_sft": sft, "lm_rl": rl}
+    names = [*lm, *_csv(baselines)]
+    import csv
+
+    folder = Path(out)
+    done: list[dict] = []
+    if resume and (folder / "rows.csv").exists():
+        with open(folder / "rows.csv", newline="") as fh:
+            for r in csv.DictReader(fh):
+                done.append({k: (v if k in ("policy", "scenario") else float(v) if v else 0.0)
+                             for k, v in r.items()})
+    with console.status("evaluating") as status:
+        rows = _lm_eval_rows(lm, _csv(baselines), _csv(scenarios), report_seeds(seeds),
+                             lambda line: status.update(line), done)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    keys = sorted({k for r in rows for k in r})
+    with open(folder / "rows.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        w.writerows(rows)
+
+    def pct(policy: str, scenario: str | None = None) -> list[float]:
+        return [r["pct_bound"] for r in rows if r["policy"] == policy
+                and (scenario is None or r["scenario"] == scenario)]
+
+    def paired(a: str, b: str) -> dict:
+        pa = {(r["scenario"], r["seed"]): r["pct_bound"] for r in rows if r["policy"] == a}
+        pb = {(r["scenario"], r["seed"]): r["pct_bound"] for r in rows if r["policy"] == b}
+        common = sorted(set(pa) & set(pb))
+        ci = t_interval([pa[k] - pb[k] for k in common])
+        return {"mean_pp": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
+
+    summary: dict = {"seeds": report_seeds(seeds), "scenarios": list(_csv(scenarios)),
+                     "pct_bound": {}, "paired": {}, "invalid": {}}
+    table = Table(title=f"% of the oracle bound, mean over {seeds} held-out seeds")
+    table.add_column("policy")
+    for sc in _csv(scenarios):
+        table.add_column(sc, justify="right")
+    table.add_column("mean", justify="right")
+    for name in names:
+        if not pct(name):
+            continue
+        per = {sc: float(np.mean(pct(name, sc))) for sc in _csv(scenarios) if pct(name, sc)}
+        summary["pct_bound"][name] = {**per, "mean_over_rows": float(np.mean(pct(name)))}
+        table.add_row(name, *(f"{per[sc]:.1f}" if sc in per else "n/a"
+                              for sc in _csv(scenarios)), f"{np.mean(pct(name)):.1f}")
+    for a, b in (("lm_rl", "lm_sft"), ("lm_rl", "base_stock_tuned"),
+                 ("lm_sft", "base_stock_tuned")):
+        summary["paired"][f"{a} - {b}"] = paired(a, b)
+    for name in lm:
+        rs = [r for r in rows if r["policy"] == name]
+        total = sum(r["decisions"] for r in rs) or 1
+        summary["invalid"][name] = {
+            "decisions": total,
+            "invalid_rate": sum(r["invalid_rate"] * r["decisions"] for r in rs) / total,
+            "invalid_unmasked_rate":
+                sum(r["invalid_unmasked_rate"] * r["decisions"] for r in rs) / total,
+        }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    console.print(table)
+    for key, v in summary["paired"].items():
+        console.print(f"paired {key}: {v['mean_pp']:+.2f} pp of bound "
+                      f"[{v['low']:+.2f}, {v['high']:+.2f}] over {v['n']} scenario-seeds")
+    for key, v in summary["invalid"].items():
+        console.print(f"{key}: invalid after mask {v['invalid_rate']:.3%}, would be invalid "
+                      f"without it {v['invalid_unmasked_rate']:.3%} ({v['decisions']:,} "
+                      "decisions)")

@@ -76,8 +76,24 @@ class LMPolicy:
         self.threads = threads
         self.product_names = product_names
         self.stats = DecodeStats()
+        self._given_model = model is not None
+        self._version: str | None = None
         self._trie: Any = None
         self.codec: LMCodec | None = None
+
+    @property
+    def version(self) -> str:
+        """The checkpoint's version: the first 12 hex digits of the SHA-256 of its weights
+        file (what ``shopops train register-lm`` records), or ``"in-memory"``."""
+        if self._version is None:
+            weights = self.path / "model.safetensors"
+            if self._given_model or not weights.exists():
+                self._version = "in-memory"
+            else:
+                import hashlib
+
+                self._version = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+        return self._version
 
     def _ensure_model(self) -> None:
         if self.model is None:

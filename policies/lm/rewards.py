@@ -9,8 +9,8 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
    random future for every completion of that prompt, and not the episode's realised one):
    on day 0 the SKU takes the completion's decision and every other SKU its reference
    decision; on days 1..H-1 every SKU follows the *continuation*: a daily order-up-to rule
-   at the base-stock heuristic's cover for that SKU on the morning (orders that would arrive
-   after the horizon are skipped), without new promotions;
+   at the (tuned) base-stock heuristic's cover for that SKU on the morning (orders that
+   would arrive after the horizon are skipped), without new promotions;
 3. the reward is the shop's profit over those H days minus the same profit when the SKU
    takes its reference decision (the expert's, encoded), averaged over the futures and
    divided by one day of the SKU's revenue (``price x forecast``), so SKUs of every size

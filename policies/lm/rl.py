@@ -166,10 +166,13 @@ def collect_states(
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
+    The tuned base-stock heuristic gives each morning's reference decisions and the
+    continuation covers of the rewards.
+
     Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
     """
     from envs.simulator import MarketSimulator
-    from policies.base_stock import BaseStockPolicy
+    from policies.base_stock import TunedBaseStockPolicy
     from policies.lm.codec import LMCodec
     from policies.lm.policy import LMPolicy
     from policies.lm.rewards import make_state
@@ -182,7 +185,7 @@ def collect_states(
             sim = MarketSimulator.from_scenario(scenario, seed=seed)
             policy = LMPolicy(model=model, tokenizer=tokenizer)
             policy.reset(sim)
-            expert = BaseStockPolicy()
+            expert = TunedBaseStockPolicy()
             expert.reset(sim)
             codec = LMCodec(sim)
             offset = int(rng.integers(day_stride))

@@ -64,16 +64,16 @@ class SFTRunConfig:
     )
     seeds: tuple[int, ...] = field(default=(0, 1), metadata={"help": "Training seeds (0-999)."})
     expert: str | None = field(
-        default=None, metadata={"help": "Expert policy name (None: mpc if present, else "
-                                         "base_stock)."}
+        default=None, metadata={"help": "Expert policy name (None: demos.DEFAULT_EXPERT, the "
+                                         "tuned base-stock heuristic)."}
     )
     driver: str | None = field(
-        default="base_stock",
+        default=None,
         metadata={"help": "Policy that drives the demonstration episodes while the expert "
                           "labels every day_stride-th morning (None: the expert drives and "
                           "labels every kept day)."},
     )
-    day_stride: int = field(default=2, metadata={"help": "Keep every k-th day of each episode."})
+    day_stride: int = field(default=1, metadata={"help": "Keep every k-th day of each episode."})
     base_model: str | None = field(
         default=None,
         metadata={"help": "Local Hugging Face causal-LM folder to fine-tune instead of the "
