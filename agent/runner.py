@@ -747,24 +747,44 @@ def answer_pending(
     Validates ``answer`` against the open cards first (:class:`ApprovalError` names the bad
     part), then resumes the day's thread with ``Command(resume=answer)``: accepted and edited
     actions execute on the shop's open day. Returns the thread's status after the answer.
+
+    Exactly once across processes (:mod:`agent.claims`): the answered actions are claimed in
+    the database first (:class:`~agent.claims.DecisionConflictError` when another answer got
+    one of them), and the day's thread resumes under its lease.
     """
     from agent.graph import build_graph
 
     cards = {c["action_id"]: c for c in pending_cards(store, run_id) if c["day"] == day}
     if not cards:
         raise ApprovalError(f"run {run_id} has no pending actions on day {day}")
-    validate_answer(answer, cards)
-    ctx = load_context(store, run_id, with_policy=False, shop_factory=shop_factory)
-    graph = build_graph(checkpointer)
-    cfg = {"configurable": {"thread_id": thread_id(run_id, day)}}
-    st = graph.get_state(cfg)
-    if not st.interrupts:
-        if st.next:  # a crash left it between nodes: finish to the interrupt first
-            graph.invoke(None, cfg, context=ctx, durability="sync")
-        if not graph.get_state(cfg).interrupts:
-            raise RunStateError(f"run {run_id} day {day}: the thread is not waiting for approval")
-    graph.invoke(_resume(answer), cfg, context=ctx, durability="sync")
-    after = graph.get_state(cfg)
+    ans = validate_answer(answer, cards)
+    # --- exactly once (agent/claims.py): claim the decisions in the database, then resume
+    # the day's thread under its lease; a concurrent answer for the same action gets
+    # DecisionConflictError and never resumes the graph. Claims are released on failure.
+    from agent.claims import claim_decisions, release_claims, thread_lease
+
+    claimed = [int(k) for k in ans.get("decisions", {})]
+    if claimed:
+        claim_decisions(store, run_id, day, ans["decisions"], ans["by"])
+    try:
+        with thread_lease(store, thread_id(run_id, day)):
+            ctx = load_context(store, run_id, with_policy=False, shop_factory=shop_factory)
+            graph = build_graph(checkpointer)
+            cfg = {"configurable": {"thread_id": thread_id(run_id, day)}}
+            st = graph.get_state(cfg)
+            if not st.interrupts:
+                if st.next:  # a crash left it between nodes: finish to the interrupt first
+                    graph.invoke(None, cfg, context=ctx, durability="sync")
+                if not graph.get_state(cfg).interrupts:
+                    raise RunStateError(
+                        f"run {run_id} day {day}: the thread is not waiting for approval"
+                    )
+            graph.invoke(_resume(answer), cfg, context=ctx, durability="sync")
+            after = graph.get_state(cfg)
+    except BaseException:
+        release_claims(store, claimed)
+        raise
+    # --- end exactly once
     left = after.interrupts[0].value["cards"] if after.interrupts else []
     return {
         "thread_id": thread_id(run_id, day),

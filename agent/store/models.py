@@ -245,5 +245,7 @@ class Blob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-# The real-shop tables share this metadata (imported last: they build on Base).
+# The real-shop tables (agent/store/realdata.py) and the access tables and decision claims
+# (agent/store/auth.py) share this metadata (imported last: they build on Base).
+from agent.store import auth as _auth  # noqa: E402, F401
 from agent.store import realdata as _realdata  # noqa: E402, F401

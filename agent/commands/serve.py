@@ -1,0 +1,42 @@
+"""``shopops serve``: the web approval console and its HTTP API over the store."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer, bench: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (localhost by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="module:factory returning a LangChain chat model for free-form questions "
+            "in the chat box (default $SHOPOPS_CHAT_MODEL)."
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the approval console at http://HOST:PORT/ and the API under /api.
+
+    The API is documented at /docs (OpenAPI at /openapi.json). Every request needs a token
+    (`shopops tokens create --user NAME --role approver --shop SHOP`), sent as
+    `Authorization: Bearer <token>`; the console asks for it once per browser tab.
+    """
+    import uvicorn
+
+    from agent.web.app import create_app
+
+    app = create_app(db, chat_model=model or os.environ.get("SHOPOPS_CHAT_MODEL"))
+    typer.echo(f"ShopOps console on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops it")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,115 @@
+"""The web app: the API (:mod:`agent.web.routes`), the console's static files, error mapping.
+
+:func:`create_app` opens (and migrates) the store once, at creation, so a bad ``--db`` fails
+before the server listens; the store is closed when the app shuts down. Typed errors become
+JSON ``{"detail": ..., "code": ...}`` with their status (see :mod:`agent.web.errors`);
+request validation errors keep FastAPI's 422 field errors. Nothing here logs a header or a
+body, so tokens never reach the logs (uvicorn's access log has the path only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from agent.claims import DecisionConflictError, ThreadBusyError
+from agent.errors import ApprovalError, RunNotFoundError, RunStateError
+from agent.web.errors import AuthError, ForbiddenError, NotFoundError
+from envs.errors import ShopOpsError
+
+__all__ = ["STATIC", "create_app"]
+
+#: The console's files.
+STATIC = Path(__file__).resolve().parent / "static"
+
+# (error class, HTTP status, code), most specific first.
+_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
+    (AuthError, 401, "auth"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not_found"),
+    (RunNotFoundError, 404, "not_found"),
+    (DecisionConflictError, 409, "conflict"),
+    (ThreadBusyError, 503, "busy"),
+    (ApprovalError, 422, "invalid"),
+    (RunStateError, 409, "state"),
+)
+
+
+def _problem(_request: Request, exc: Exception) -> JSONResponse:
+    status, code = 500, "error"  # a store failure, say: the message names no secret
+    for cls, st, c in _STATUS:
+        if isinstance(exc, cls):
+            status, code = st, c
+            break
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc), "code": code}, status_code=status, headers=headers)
+
+
+def create_app(db_url: str | None = None, chat_model: str | None = None) -> FastAPI:
+    """The console and API over the store at ``db_url`` (default: ``$SHOPOPS_DB``...).
+
+    Args:
+        db_url: store URL or SQLite file.
+        chat_model: ``module:factory`` of a LangChain chat model for free-form chat lines.
+
+    Raises:
+        StoreError: the store cannot be opened or migrated.
+        AgentConfigError: the chat model cannot be loaded.
+    """
+    from agent.store import open_store
+
+    store = open_store(db_url)
+    model: Any = None
+    if chat_model:
+        from agent.chat import load_chat_model
+
+        model = load_chat_model(chat_model)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="ShopOps approval API",
+        version="1",
+        summary="Pending decisions with their cards; approve, edit or reject; runs and alerts.",
+        description=(
+            "Every request needs `Authorization: Bearer <token>` (`shopops tokens create`). "
+            "Viewers read; approvers answer decisions of the shops they are granted; admins "
+            "answer everywhere. Every answer is recorded with its user and reason. Two "
+            "answers to one decision: exactly one wins, the other gets 409."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    app.state.chat_model = model
+    app.add_exception_handler(ShopOpsError, _problem)
+
+    from agent.web.routes import router
+
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(
+            STATIC / "index.html",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": (
+                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+                ),
+            },
+        )
+
+    return app

@@ -1,0 +1,63 @@
+"""The console's chat box: ``shopops chat``'s session, with the caller's rights.
+
+:class:`WebChatSession` *is* :class:`agent.chat.ChatSession` (the same commands, phrases,
+replies and chat model), bound to one run the caller may see, recording decisions under the
+caller's name. The only difference: answering (accept / edit / reject) first checks that the
+caller may answer in that run's shop, so a viewer typing ``accept 12`` is refused like the
+API would refuse them. :func:`reply_text` turns a reply (text with rich markup, or a rich
+panel for ``show``) into plain text for the browser.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from agent.chat import ChatSession
+from agent.web.auth import Principal
+
+__all__ = ["WebChatSession", "reply_text"]
+
+
+class WebChatSession(ChatSession):
+    """A :class:`ChatSession` over one run for ``principal`` (who must see its shop).
+
+    Args:
+        store: the open store.
+        checkpointer: an open LangGraph checkpointer on the same database.
+        principal: the caller.
+        run_id: the run the conversation is about.
+        shop_id: that run's shop.
+        model: an optional LangChain chat model (as ``shopops chat --model``).
+        tools: read-only tools for the model.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        checkpointer: Any,
+        principal: Principal,
+        run_id: str,
+        shop_id: str,
+        model: Any = None,
+        tools: list[Any] | None = None,
+    ) -> None:
+        principal.require_see(shop_id)
+        super().__init__(store, checkpointer, principal.name, run_id, model, tools)
+        self.principal, self.shop_id = principal, shop_id
+
+    def _answer(self, decisions: dict[int, dict]) -> str:
+        self.principal.require_answer(self.shop_id)  # a ShopOpsError: handle() shows it
+        return super()._answer(decisions)
+
+
+def reply_text(reply: Any, width: int = 96) -> str:
+    """Plain text of a chat reply (markup removed, panels drawn with box characters)."""
+    from rich.console import Console
+
+    if reply is None:
+        return ""
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, record=True, color_system=None, highlight=False)
+    console.print(reply)
+    return console.export_text().rstrip()
