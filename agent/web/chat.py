@@ -59,5 +59,5 @@ def reply_text(reply: Any, width: int = 96) -> str:
         return ""
     buf = io.StringIO()
     console = Console(file=buf, width=width, record=True, color_system=None, highlight=False)
-    console.print(reply)
+    console.print(reply, soft_wrap=isinstance(reply, str))  # the browser wraps plain text
     return console.export_text().rstrip()
