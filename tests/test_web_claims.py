@@ -93,7 +93,8 @@ def test_claims_are_all_or_nothing_and_released_while_pending(two_stores):
             "ben",
         )
     with b.session() as s:  # ids[2] was not claimed by the failed, mixed answer
-        assert s.scalars(select(DecisionClaim.action_id)).all() == [ids[1]]
+        claimed = select(DecisionClaim.action_id).where(DecisionClaim.run_id == run_id)
+        assert s.scalars(claimed).all() == [ids[1]]
     assert release_claims(b, [ids[1]]) == 1  # still pending: the claim goes
     with a.session() as s:
         s.get(Action, ids[2]).status = "approved"
