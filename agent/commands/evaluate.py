@@ -53,8 +53,8 @@ def evaluate(
     ] = None,
     policy_seeds: Annotated[
         str | None,
-        typer.Option(help="Slow policies on fewer seeds: NAME=N pairs, e.g. 'mpc=2' (the "
-                     "default); 'none' runs every policy on every seed."),
+        typer.Option(help="Slow policies on fewer seeds: NAME=N pairs, e.g. 'mpc=2'; "
+                     "'none' (the default) runs every policy on every seed."),
     ] = None,
     seed_offset: Annotated[
         int, typer.Option(help="First episode seed. Seeds from 1000 up are training seeds.")
