@@ -113,3 +113,24 @@ def test_injected_product_names_cannot_produce_an_out_of_grammar_action(tok_mode
         assert np.all(plan.discount <= np.minimum(view.max_discount, 0.5) + 1e-12)
         assert set(plan.duration[plan.promo_set].tolist()) <= set(PROMO_DAYS)
         assert policy.stats.total == sim.n
+
+
+def test_the_shipped_checkpoint_decides_with_its_provenance_recorded() -> None:
+    import json
+
+    from policies.lm.policy import DEFAULT_CHECKPOINT, LMPolicy
+
+    record = json.loads((DEFAULT_CHECKPOINT / "train_record.json").read_text())
+    assert record["data"]["seeds"] and record["data"]["scenarios"] and record["steps"] > 0
+    size = sum(p.stat().st_size for p in DEFAULT_CHECKPOINT.iterdir())
+    assert size < 5_000_000
+    sim = MarketSimulator.from_scenario("steady", seed=1000)
+    policy = LMPolicy(threads=1)
+    policy.reset(sim)
+    ordered = 0.0
+    for _ in range(3):
+        plan = policy.act(sim.view(), sim)
+        ordered += float(plan.order_qty.sum())
+        sim.step(plan)
+    assert policy.stats.invalid == 0 and ordered > 0  # a trained policy restocks
+    assert len(policy.version) == 12

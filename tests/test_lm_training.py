@@ -89,13 +89,9 @@ def starving_state():
     view = sim.view()
     sku = int(np.argmax((view.on_hand <= 0) * view.list_price * view.sales_ema28))
     assert view.on_hand[sku] <= 0
-    s_level = expert.levels(view)[0]
-    from policies.lm.codec import LMCodec
-
-    codec = LMCodec(sim)
-    cont = np.maximum(s_level / codec.forecast(view) - view.lead_time, 0.0)
     bank = StateBank()
-    sid = bank.add(make_state(sim, sku, DoNothing().act(view, sim), cont, future_seed=11))
+    # reference day 0: nobody orders; afterwards the heuristic runs the shop
+    sid = bank.add(make_state(sim, sku, DoNothing().act(view, sim), expert, future_seed=11))
     return bank, sid, sim
 
 

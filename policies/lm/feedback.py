@@ -247,12 +247,10 @@ def simulated_records(
                 view = sim.view()
                 plan = expert.act(view, sim)
                 if sim.day % day_stride == 0:
-                    cont = np.maximum(expert.levels(view)[0] / codec.forecast(view)
-                                      - view.lead_time, 0.0)
                     prompts = codec.prompts(view)
                     ref = codec.encode(plan, view)
                     for i in rng.choice(sim.n, size=min(skus_per_day, sim.n), replace=False):
-                        sid = bank.add(make_state(sim, int(i), plan, cont,
+                        sid = bank.add(make_state(sim, int(i), plan, expert,
                                                   int(rng.integers(1 << 30)), codec))
                         proposal = choices[int(rng.integers(len(choices)))]
                         gain = reward.score(sid, proposal)  # vs the expert, in days of revenue

@@ -7,8 +7,9 @@ An invalid completion becomes the safe action (no order, no price change) and is
 :attr:`LMPolicy.stats`; it is never executed as written.
 
 The model comes from a local checkpoint folder: the shipped one
-(``policies/lm/checkpoints/default``, trained by ``shopops train sft`` then
-``shopops train rl``; see its ``train_record.json``), or any folder given as ``path``.
+(``policies/lm/checkpoints/default``, made by ``shopops train sft``; its ``RECORD.md`` and
+``train_record.json`` give the command, seeds, data and budget), or any folder given as
+``path`` (an RL checkpoint from ``shopops train rl``, or a user's Hugging Face model).
 The policy is non-anticipating: it reads only the view and static facts.
 """
 

@@ -7,22 +7,23 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
 1. parse it strictly; outside the grammar it gets ``invalid_reward`` (and is counted);
 2. for each of ``n_futures`` futures, fork the saved morning with a fixed seed (the same
    random future for every completion of that prompt, and not the episode's realised one):
-   on day 0 the SKU takes the completion's decision and every other SKU its reference
-   decision; on days 1..H-1 every SKU follows the *continuation*: a daily order-up-to rule
-   at the (tuned) base-stock heuristic's cover for that SKU on the morning (orders that
-   would arrive after the horizon are skipped), without new promotions;
+   on day 0 the SKU takes the completion's decision and every other SKU the expert's plan;
+   on days 1..H-1 the expert (the tuned base-stock heuristic) runs the whole shop;
 3. the reward is the shop's profit over those H days minus the same profit when the SKU
-   takes its reference decision (the expert's, encoded), averaged over the futures and
-   divided by one day of the SKU's revenue (``price x forecast``), so SKUs of every size
-   weigh alike.
+   follows the expert's plan on day 0 too, averaged over the futures and divided by one day
+   of the SKU's revenue (``price x forecast``), so SKUs of every size weigh alike.
 
-So a reward is "how much better than the expert's move, in days of the SKU's revenue".
+So a reward is the expert's *advantage* of the move, ``Q_expert(s, a) - V_expert(s)``, in
+days of the SKU's revenue: one step of policy improvement over the expert. (A continuation
+that re-orders every day instead would make "never order today" look free, since tomorrow
+always fixes it; a policy trained on that collapses to not ordering.)
 Everything is deterministic: the same completion on the same state scores the same.
 Rewards follow TRL's signature ``(prompts, completions, **columns) -> list[float]``.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -30,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from envs.plan import PlanArrays
 from envs.simulator import MarketSimulator
 from policies.lm.codec import LMCodec
-from policies.lm.grammar import Decision, parse_completion
+from policies.lm.grammar import SAFE_DECISION, Decision, parse_completion
 
 __all__ = ["RolloutState", "SimulatorReward", "StateBank", "grammar_reward", "make_state"]
 
@@ -44,39 +46,33 @@ class RolloutState:
     Attributes:
         sim: the simulator at that morning (never stepped: rewards fork it).
         sku: the SKU position the prompt is about.
-        ref_cover, ref_disc, ref_days: every SKU's reference decision for day 0 (cover days,
-            discount fraction, promotion days).
-        cont_cover: every SKU's continuation cover (days beyond lead time) for days 1..H-1.
+        ref_plan: the expert's plan for the morning (every SKU's day-0 reference).
+        expert: the expert policy that runs days 1..H-1 (reset on each fork it acts on).
         scale: one day of the SKU's revenue (reward unit).
         future_seed: seed of the first forked future (the others use the next seeds).
     """
 
     sim: MarketSimulator
     sku: int
-    ref_cover: np.ndarray
-    ref_disc: np.ndarray
-    ref_days: np.ndarray
-    cont_cover: np.ndarray
+    ref_plan: PlanArrays
+    expert: Any
     scale: float
     future_seed: int
 
 
 def make_state(
-    sim: MarketSimulator, sku: int, expert_plan: Any, cont_cover: np.ndarray, future_seed: int,
+    sim: MarketSimulator, sku: int, expert_plan: PlanArrays, expert: Any, future_seed: int,
     codec: LMCodec | None = None,
 ) -> RolloutState:
-    """Save ``sim``'s morning for SKU ``sku`` (the expert's plan gives the reference)."""
+    """Save ``sim``'s morning for SKU ``sku``; ``expert`` planned ``expert_plan`` for it."""
     codec = codec or LMCodec(sim)
     view = sim.view()
-    ref = codec.encode(expert_plan, view)
     daily = codec.forecast(view)
     return RolloutState(
         sim=sim.fork(),
         sku=int(sku),
-        ref_cover=np.array([d.restock for d in ref], dtype=float),
-        ref_disc=np.array([d.discount for d in ref], dtype=float) / 100.0,
-        ref_days=np.array([d.days for d in ref], dtype=np.int64),
-        cont_cover=np.asarray(cont_cover, dtype=float),
+        ref_plan=copy.deepcopy(expert_plan),
+        expert=expert,
         scale=float(max(view.list_price[sku] * daily[sku], 1.0)),
         future_seed=int(future_seed),
     )
@@ -173,14 +169,12 @@ class SimulatorReward:
         """The reward of ``decision`` on state ``state_id`` (deterministic)."""
         st = self.bank[state_id]
         if state_id not in self._ref_cache:
-            i = st.sku
-            ref = Decision(int(st.ref_cover[i]), round(float(st.ref_disc[i]) * 100),
-                           int(st.ref_days[i]))
-            self._ref_cache[state_id] = self.profit(state_id, ref)
+            self._ref_cache[state_id] = self.profit(state_id, None)
         return (self.profit(state_id, decision) - self._ref_cache[state_id]) / st.scale
 
-    def profit(self, state_id: int, decision: Decision) -> float:
-        """Mean shop profit over H days with the SKU taking ``decision`` on day 0."""
+    def profit(self, state_id: int, decision: Decision | None) -> float:
+        """Mean shop profit over H days with the SKU taking ``decision`` on day 0
+        (``None``: the expert's plan), the expert running the shop afterwards."""
         st = self.bank[state_id]
         codec = self.bank.codec(st)
         i = st.sku
@@ -192,18 +186,17 @@ class SimulatorReward:
                     break
                 view = sim.view()
                 if h == 0:
-                    cover = st.ref_cover.copy()
-                    disc = st.ref_disc.copy()
-                    days = st.ref_days.copy()
-                    cover[i] = decision.restock
-                    disc[i] = decision.discount / 100.0
-                    days[i] = decision.days
+                    plan = copy.deepcopy(st.ref_plan)
+                    if decision is not None:
+                        mine = codec.decode([decision if j == i else SAFE_DECISION
+                                             for j in range(sim.n)], view)
+                        plan.order_qty[i] = mine.order_qty[i]
+                        plan.promo_set = np.asarray(plan.promo_set, dtype=bool).copy()
+                        plan.promo_set[i] = mine.promo_set[i]
+                        plan.discount[i] = mine.discount[i]
+                        plan.duration[i] = mine.duration[i]
                 else:
-                    late = view.day + view.lead_time >= codec.horizon
-                    cover = np.where(late, 0.0, st.cont_cover)
-                    disc = np.zeros(sim.n)
-                    days = np.zeros(sim.n, dtype=np.int64)
-                plan = codec.decode_arrays(cover, disc, days, view)
+                    plan = st.expert.act(view, sim)
                 total += sim.step(plan, validate=False).profit
         return total / self.n_futures
 

@@ -166,8 +166,8 @@ def collect_states(
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
-    The tuned base-stock heuristic gives each morning's reference decisions and the
-    continuation covers of the rewards.
+    The tuned base-stock heuristic gives each morning's reference plan and runs the shop
+    after day 0 in the rewards.
 
     Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
     """
@@ -194,12 +194,10 @@ def collect_states(
                 view = sim.view()
                 if sim.day % day_stride == offset:
                     ref_plan = expert.act(view, sim)
-                    S = expert.levels(view)[0]
-                    cont = np.maximum(S / codec.forecast(view) - view.lead_time, 0.0)
                     day_prompts = codec.prompts(view)
                     k = min(skus_per_day, sim.n)
                     for i in rng.choice(sim.n, size=k, replace=False):
-                        state = make_state(sim, int(i), ref_plan, cont,
+                        state = make_state(sim, int(i), ref_plan, expert,
                                            int(rng.integers(1 << 30)), codec)
                         ids.append(bank.add(state))
                         prompts.append(day_prompts[int(i)])
