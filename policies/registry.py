@@ -16,6 +16,8 @@ Names:
 * ``oracle``: clairvoyant upper bound, reads the realised future (:mod:`policies.oracle`).
 * ``ppo``: a stable-baselines3 PPO model trained with ``shopops train ppo``
   (:mod:`policies.ppo`).
+* ``lm``: the language-model policy, the shipped checkpoint by default
+  (:mod:`policies.lm.policy`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,12 @@ def _ppo(**kw: Any):
     return PPOPolicy(**kw)
 
 
+def _lm(**kw: Any):
+    from policies.lm.policy import LMPolicy
+
+    return LMPolicy(**kw)
+
+
 def _no_kwargs(name: str, kw: dict[str, Any]) -> None:
     if kw:
         from policies.errors import PolicyConfigError
@@ -86,6 +94,7 @@ _FACTORIES: dict[str, Callable[..., Any]] = {
     "mpc": _mpc,
     "oracle": _oracle,
     "ppo": _ppo,
+    "lm": _lm,
 }
 
 #: Every registered policy name, in the order reports list them.
@@ -100,6 +109,7 @@ POLICY_INFO: dict[str, str] = {
     "mpc": "lookahead planner: candidate plans scored on sampled futures (forks)",
     "oracle": "clairvoyant upper bound: knows the realised demand noise",
     "ppo": "stable-baselines3 PPO trained on the Gymnasium env",
+    "lm": "small causal LM (SFT on the tuned heuristic) deciding per SKU in a strict grammar",
 }
 
 #: Policies that read the realised future (their profit is a bound, not a result).

@@ -101,7 +101,7 @@ def test_reward_model_trains_on_simulated_feedback(tmp_path: Path) -> None:
                                           num_hidden_layers=1, num_attention_heads=2)),
             tok, tmp_path / "policy")
     cfg = RewardModelConfig(out=str(tmp_path / "rm"), tokenizer_from=str(tmp_path / "policy"),
-                            sim_scenarios=("steady",), sim_seeds=(21,), hidden_size=16,
+                            sim_scenarios=("steady",), sim_seeds=(1021,), hidden_size=16,
                             num_layers=1, max_steps=8, batch_size=8, threads=1,
                             report_to="none", learning_rate=3e-3)
     record = train_reward_model(cfg)

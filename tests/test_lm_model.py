@@ -134,3 +134,14 @@ def test_the_shipped_checkpoint_decides_with_its_provenance_recorded() -> None:
         sim.step(plan)
     assert policy.stats.invalid == 0 and ordered > 0  # a trained policy restocks
     assert len(policy.version) == 12
+
+
+def test_the_registry_builds_the_shipped_checkpoint_and_it_decides() -> None:
+    from policies.registry import make_policy
+
+    policy = make_policy("lm")
+    sim = MarketSimulator.from_scenario("steady", seed=0)
+    policy.reset(sim)
+    plan = policy.act(sim.view(), sim)
+    plan.validate(sim.n)
+    assert (plan.order_qty >= 0).all() and plan.order_qty.sum() > 0  # it restocks at opening

@@ -31,7 +31,7 @@ def sft_run(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("sft")
     cfg = SFTRunConfig(
-        out=str(out), scenarios=("steady",), seeds=(0,), day_stride=6, max_steps=30,
+        out=str(out), scenarios=("steady",), seeds=(1000,), day_stride=6, max_steps=30,
         batch_size=32, hidden_size=32, num_layers=2, validation_rows=60, threads=1,
         learning_rate=5e-3, expert="base_stock", driver=None,
         report_to="tensorboard", logging_steps=2,
@@ -49,7 +49,7 @@ def test_sft_trains_the_tiny_model_and_records_how(sft_run) -> None:
     changed = _changed(_weights(init), _weights(trained))
     assert len(changed) >= len(init.state_dict()) // 2
     assert record["steps"] == 30 and record["data"]["rows"] > 0
-    assert record["data"]["scenarios"] == ["steady"] and record["data"]["seeds"] == [0]
+    assert record["data"]["scenarios"] == ["steady"] and record["data"]["seeds"] == [1000]
     assert 0.0 <= record["validation"]["invalid_masked_rate"] == 0.0
     saved = Path(record["model_path"]) / "train_record.json"
     assert saved.exists()
@@ -64,7 +64,7 @@ def test_rl_with_lora_changes_the_sft_weights(sft_run, tmp_path: Path) -> None:
     before, _ = load_lm(sft_record["model_path"])
     cfg = RLRunConfig(
         init=sft_record["model_path"], out=str(tmp_path / "rl"), scenarios=("steady",),
-        seeds=(10,), rounds=1, steps_per_round=2, prompts_per_step=4, num_generations=4,
+        seeds=(1010,), rounds=1, steps_per_round=2, prompts_per_step=4, num_generations=4,
         minibatches=2, num_iterations=2, day_stride=30, skus_per_day=4, eval_seeds=(),
         report_to="none", threads=1, horizon=5, n_futures=1, temperature=1.0,
     )
@@ -118,3 +118,12 @@ def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) ->
     )
     assert scores[0] == -7.0 and scores[1] != -7.0
     assert reward.invalid == 1 and reward.calls == 2 and logged["invalid_rate"] == 0.5
+
+
+def test_training_refuses_report_seeds() -> None:
+    from policies.lm.demos import check_training_seeds
+    from policies.lm.errors import LMConfigError
+
+    check_training_seeds([1000, 1500])
+    with pytest.raises(LMConfigError, match=r"seeds \[3\] are reporting seeds"):
+        check_training_seeds([1000, 3])

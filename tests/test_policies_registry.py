@@ -29,6 +29,7 @@ def test_names_are_the_documented_set():
         "mpc",
         "oracle",
         "ppo",
+        "lm",
     }
     assert set(POLICY_INFO) == set(POLICY_NAMES)
 

@@ -79,7 +79,9 @@ def train_sft(
     scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
         "steady,festival,disruption,drift,fresh,classic"
     ),
-    seeds: Annotated[str, typer.Option(help="Training seeds ('0-2' or '0,1').")] = "0-2",
+    seeds: Annotated[
+        str, typer.Option(help="Training seeds, 1000 and up ('1000-1002' or '1000,1001').")
+    ] = "1000-1002",
     day_stride: Annotated[int, typer.Option(help="Label every k-th morning.")] = 2,
     driver: Annotated[
         str, typer.Option(help="Policy driving the episodes ('expert': the expert itself).")
@@ -138,7 +140,9 @@ def train_rl(
     scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
         "steady,festival,disruption,drift,fresh"
     ),
-    seeds: Annotated[str, typer.Option(help="Training seeds for the rollouts.")] = "10-13",
+    seeds: Annotated[
+        str, typer.Option(help="Training seeds (1000 and up) for the rollouts.")
+    ] = "1010-1013",
     base_model: Annotated[
         str | None,
         typer.Option(help="Local HF causal-LM folder to start from instead of --init."),
@@ -161,7 +165,7 @@ def train_rl(
     beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.02,
     eval_seeds: Annotated[
         str, typer.Option(help="Training-split seeds for the before/after check ('' skips).")
-    ] = "900",
+    ] = "1900",
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -370,7 +374,7 @@ def bench_lm_eval(
     scenarios: Annotated[str, typer.Option(help="Scenarios (held-out new_category included).")] = (
         "steady,festival,disruption,drift,fresh,new_category,classic"
     ),
-    seeds: Annotated[int, typer.Option(help="Held-out seeds per scenario (from 1000).")] = 3,
+    seeds: Annotated[int, typer.Option(help="Report seeds per scenario (0, 1, ...).")] = 3,
     out: Annotated[str, typer.Option(help="Folder for rows.csv and summary.json.")] = (
         "artifacts/lm/eval"
     ),

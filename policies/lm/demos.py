@@ -21,7 +21,7 @@ from policies.lm.errors import LMConfigError, TrainingDataError
 
 __all__ = [
     "DEFAULT_TRAIN_SCENARIOS",
-    "TRAIN_SEEDS",
+    "TRAIN_SEED_START",
     "DemoSet",
     "check_training_seeds",
     "collect_demonstrations",
@@ -35,16 +35,18 @@ DEFAULT_TRAIN_SCENARIOS: tuple[str, ...] = (
 )
 
 
-#: Episode seeds training may use (the reporting split starts at 1000, see ``eval.splits``).
-TRAIN_SEEDS = range(0, 1000)
+#: Episode seeds training may use: 1000 and up. Seeds 0-999 are reserved for reported
+#: evaluations (the project's split, ``eval.splits``, shared with ``policies/tuning.py``).
+TRAIN_SEED_START = 1000
 
 
 def check_training_seeds(seeds: Sequence[int]) -> None:
-    """Raise :class:`LMConfigError` unless every seed is a training seed (0-999)."""
-    bad = [s for s in seeds if s not in TRAIN_SEEDS]
+    """Raise :class:`LMConfigError` unless every seed is a training seed (1000 and up)."""
+    bad = [s for s in seeds if s < TRAIN_SEED_START]
     if bad:
         raise LMConfigError(
-            f"seeds {bad} are reporting seeds (1000+) or negative; train on seeds 0-999 only"
+            f"seeds {bad} are reporting seeds (0-999) or negative; train on seeds "
+            f"{TRAIN_SEED_START} and up"
         )
 
 

@@ -38,7 +38,9 @@ class RewardModelConfig:
     sim_scenarios: tuple[str, ...] = field(
         default=("steady", "festival"), metadata={"help": "Scenarios for simulated feedback."}
     )
-    sim_seeds: tuple[int, ...] = field(default=(20,), metadata={"help": "Their seeds."})
+    sim_seeds: tuple[int, ...] = field(
+        default=(1020,), metadata={"help": "Their seeds (training split)."}
+    )
     hidden_size: int = field(default=64, metadata={"help": "Reward model width."})
     num_layers: int = field(default=2, metadata={"help": "Reward model depth."})
     max_steps: int = field(default=200, metadata={"help": "Optimiser steps."})

@@ -55,7 +55,8 @@ class RLRunConfig:
         default=_RL_SCENARIOS, metadata={"help": "Training scenarios for the rollouts."}
     )
     seeds: tuple[int, ...] = field(
-        default=(10, 11, 12, 13), metadata={"help": "Training seeds; round k uses seed k mod n."}
+        default=(1010, 1011, 1012, 1013),
+        metadata={"help": "Training seeds; round k uses seed k mod n."}
     )
     lora: bool = field(default=True, metadata={"help": "Train LoRA adapters (else all weights)."})
     lora_settings: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=32))
@@ -88,7 +89,7 @@ class RLRunConfig:
     day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
     skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
     eval_seeds: tuple[int, ...] = field(
-        default=(900, 901), metadata={"help": "Training-split seeds for the before/after check "
+        default=(1900, 1901), metadata={"help": "Training-split seeds for the before/after check "
                                                "(empty: skip)."}
     )
     seed: int = field(default=0, metadata={"help": "Seed."})
@@ -354,14 +355,14 @@ def _with_weights(args: Any, weights: list[float], show_bar: bool) -> Any:
 
 
 def _validation_prompts(scenarios: tuple[str, ...], rng: np.random.Generator) -> list[str]:
-    """Prompts from base-stock episodes on validation seeds (900+), every 5th day."""
+    """Prompts from base-stock episodes on training-split seeds (1950+), every 5th day."""
     from envs.simulator import MarketSimulator
     from policies.base_stock import BaseStockPolicy
     from policies.lm.codec import LMCodec
 
     out: list[str] = []
     for sc in scenarios:
-        sim = MarketSimulator.from_scenario(sc, seed=950 + int(rng.integers(40)))
+        sim = MarketSimulator.from_scenario(sc, seed=1950 + int(rng.integers(40)))
         pol = BaseStockPolicy()
         pol.reset(sim)
         codec = LMCodec(sim)

@@ -62,7 +62,9 @@ class SFTRunConfig:
     scenarios: tuple[str, ...] = field(
         default=DEFAULT_TRAIN_SCENARIOS, metadata={"help": "Training scenarios."}
     )
-    seeds: tuple[int, ...] = field(default=(0, 1), metadata={"help": "Training seeds (0-999)."})
+    seeds: tuple[int, ...] = field(
+        default=(1000, 1001), metadata={"help": "Training seeds (1000 and up)."}
+    )
     expert: str | None = field(
         default=None, metadata={"help": "Expert policy name (None: demos.DEFAULT_EXPERT, the "
                                          "tuned base-stock heuristic)."}
