@@ -25,7 +25,6 @@ from agent.state import thread_id
 from agent.store import open_store
 from agent.store.models import Action, Approval, DayOutcome, Execution, RuleEvent
 from envs import PlanArrays
-from tests.test_store_models import pg_database  # noqa: F401  (fixture)
 from tools.risk import ApprovalPolicy
 
 

@@ -22,7 +22,6 @@ from sqlalchemy import select
 
 from agent.store import open_store
 from agent.store.models import Action, DayOutcome, Execution, Run
-from tests.test_store_models import pg_database  # noqa: F401  (fixture)
 
 SCRIPT = textwrap.dedent('''
     import os, signal, sys

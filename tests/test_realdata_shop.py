@@ -29,7 +29,6 @@ from agent.store.realdata import OutboxRow
 from agent.store.realdata_io import import_into_store
 from envs.plan import PlanArrays
 from online.ingest_real.mapping import load_mapping
-from tests.realdata_pg import fresh_pg  # noqa: F401  (fixture)
 from tools.real_shop import SqlShop
 
 SHOP_DIR = Path(__file__).parent / "data" / "real_shop"

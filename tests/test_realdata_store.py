@@ -31,7 +31,6 @@ from online.ingest_real.errors import ImportDataError
 from online.ingest_real.mapping import ImportMapping, load_mapping
 from online.ingest_real.panel import build_panel
 from online.ingest_real.pipeline import import_files
-from tests.realdata_pg import fresh_pg  # noqa: F401  (fixture)
 
 DATA = Path(__file__).parent / "data"
 RULES_DIR = DATA / "realdata"

@@ -6,7 +6,6 @@ starts one); otherwise those cases skip with the reason.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -15,33 +14,6 @@ from sqlalchemy.exc import IntegrityError
 
 from agent.store import open_store
 from agent.store.models import Action, Execution, Run, Shop
-
-
-def _pg_url() -> str | None:
-    return os.environ.get("SHOPOPS_TEST_PG_URL")
-
-
-@pytest.fixture(scope="module")
-def pg_database():
-    """A fresh PostgreSQL database for this module (dropped afterwards), or a skip."""
-    url = _pg_url()
-    if not url:
-        pytest.skip("SHOPOPS_TEST_PG_URL is not set (run .ci/postgres.sh to start a server)")
-    import psycopg
-
-    from agent.store.url import psycopg_conninfo, resolve_db_url
-
-    base = resolve_db_url(url)
-    try:
-        admin = psycopg.connect(psycopg_conninfo(base), autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at SHOPOPS_TEST_PG_URL is not reachable: {exc}")
-    name = f"shopops_t_{uuid.uuid4().hex[:10]}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    head, _, _ = base.rpartition("/")
-    yield f"{head}/{name}"
-    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

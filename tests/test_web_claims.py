@@ -23,7 +23,6 @@ from agent.runner import RunOptions, create_run
 from agent.store import open_store
 from agent.store.auth import DecisionClaim
 from agent.store.models import Action
-from tests.test_store_models import pg_database  # noqa: F401  (fixture)
 from tools.risk import ApprovalPolicy
 
 
