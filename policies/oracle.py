@@ -111,8 +111,9 @@ def _realised_demand(sim: MarketSimulator, t: int, mu: np.ndarray) -> np.ndarray
     if kind == "normal":
         z = np.broadcast_to(noise.z_demand, shape)
         cv = sim.spec.normal_cv
-        # round(mu + cv mu z) is monotone in mu when 1 + cv z >= 0, else 0 for all mu.
-        return np.maximum(np.round(mu + cv * mu * z), 0.0)
+        # floor(mu + cv mu z + 1/2), the kernel's rounding (envs/kernel.py), is monotone in
+        # mu when 1 + cv z >= 0, else 0 for all mu.
+        return np.maximum(np.floor(mu + cv * mu * z + 0.5), 0.0)
     lam = mu * g[None, :]
     u = np.broadcast_to(noise.u_demand, shape).ravel()
     z = np.broadcast_to(noise.z_demand, shape).ravel()
