@@ -316,6 +316,7 @@ def fit_weekly(
     ser = ser.reset_index(names="series")
     headline = _headline(ser, cats, cfg)
     headline["reference"] = _reference_fit(df)
+    headline["per_series"] = _per_series_fit(df, cfg)
     return FitResult(
         series=ser,
         categories=cats.reset_index(),
@@ -432,6 +433,41 @@ def _reference_fit(df: pd.DataFrame) -> dict[str, Any]:
     for n, b, s in zip(names, beta, se, strict=True):
         out[n] = float(b)
         out[f"{n}_ci95"] = [float(b - 1.96 * s), float(b + 1.96 * s)]
+    return out
+
+
+def _per_series_fit(df: pd.DataFrame, cfg: CalibrationConfig) -> dict[str, Any]:
+    """Medians of separate per-series OLS fits of log units on log price and the promotion
+    flags (the "quick log-log regression per series" that published figures for such data
+    describe), with bootstrap intervals over series. A coefficient is collected only from
+    series where its regressor varies (at least 5 weeks on and 5 off for a flag)."""
+    rows = df[df["_reg"]]
+    names = ["elasticity", *[f"{c}_log_lift" for c in PROMO_COLUMNS]]
+    collected: dict[str, list[float]] = {n: [] for n in names}
+    for _, g in rows.groupby("series", sort=False):
+        lp = np.log(g["price"].to_numpy())
+        cols, keep = [np.ones(len(g))], []
+        if np.std(lp) > 0.01:
+            cols.append(lp)
+            keep.append("elasticity")
+        for c in PROMO_COLUMNS:
+            f = g[c].to_numpy(dtype=float)
+            if f.sum() >= 5 and (1 - f).sum() >= 5:
+                cols.append(f)
+                keep.append(f"{c}_log_lift")
+        X = np.column_stack(cols)
+        if not keep or len(g) < X.shape[1] + 5:
+            continue
+        beta, *_ = np.linalg.lstsq(X, np.log(g["units"].to_numpy()), rcond=None)
+        for name, b in zip(keep, beta[1:], strict=True):
+            collected[name].append(float(b))
+    out: dict[str, Any] = {}
+    for name, values in collected.items():
+        x = np.asarray(values)
+        if x.size:
+            out[name] = float(np.median(x))
+            out[f"{name}_ci95"] = _median_ci(x, cfg)
+            out[f"{name}_n_series"] = int(x.size)
     return out
 
 
