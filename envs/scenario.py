@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from envs.config_files import validation_problems
 from envs.errors import ScenarioError
 
 __all__ = [
@@ -373,12 +373,6 @@ class ScenarioSpec(_Strict):
         )
 
 
-def _format_loc(loc: tuple[object, ...]) -> str:
-    return (
-        ".".join(str(p) for p in loc if p not in ("function-after", "function-before")) or "<root>"
-    )
-
-
 def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:
     """Validate a parsed mapping; raise :class:`ScenarioError` naming source and field."""
     if not isinstance(data, dict):
@@ -386,19 +380,7 @@ def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:
     try:
         return ScenarioSpec.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not str(p).startswith(("function-", "tagged-")))
-            field = _format_loc(loc)
-            msg = err["msg"].removeprefix("Value error, ")
-            head, sep, rest = msg.partition(": ")
-            if field == "<root>" and sep and re.fullmatch(r"[\w.]+", head):
-                field, msg = head, rest  # cross-field checks name their field first
-            if err["type"] not in ("value_error", "missing") and not isinstance(
-                err.get("input"), dict | list
-            ):
-                msg = f"{msg} (got {err.get('input')!r})"
-            problems.append((field, msg))
+        problems = validation_problems(exc)
         field, message = problems[0]
         if len(problems) > 1:
             rest = "; ".join(f"{f}: {m}" for f, m in problems[1:4])

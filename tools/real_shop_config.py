@@ -23,9 +23,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from envs.config_files import load_model_file
 from tools.errors import ShopBackendError
 
 __all__ = [
@@ -129,19 +129,7 @@ def load_shop_config(ref: str | Path) -> tuple[RealShopConfig, Path]:
             f"no shop file {ref!r}: give a path to a shop.yaml or the name of a folder in "
             f"{REPO / 'examples'} (e.g. real-example)"
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ShopConfigError(f"{path}: cannot read the shop file: {exc}") from None
-    if not isinstance(data, dict):
-        raise ShopConfigError(f"{path}: a shop file must be a YAML mapping")
-    try:
-        cfg = RealShopConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "<root>"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ShopConfigError(f"{path}: {loc}: {msg} (got {err.get('input')!r})") from None
+    cfg = load_model_file(path, RealShopConfig, ShopConfigError, "shop file")
     return cfg, path.parent
 
 

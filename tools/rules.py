@@ -29,8 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from envs.config_files import load_model_file
 from tools.errors import RulesError
 
 __all__ = ["RULE_IDS", "CategoryRules", "RulesConfig", "load_rules"]
@@ -103,22 +104,7 @@ def load_rules(path: str | Path | None) -> RulesConfig:
     """
     if path is None:
         return RulesConfig()
-    import yaml
-
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text()) or {}
-    except FileNotFoundError:
-        raise RulesError(
-            f"{p}: rules file not found; pass an existing file or omit --rules"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise RulesError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise RulesError(f"{p}: expected a mapping of rule names to values at the top level")
-    try:
-        return RulesConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "<root>"
-        raise RulesError(f"{p}: {loc}: {err['msg']} (got {err.get('input')!r})") from None
+    return load_model_file(
+        Path(path), RulesConfig, RulesError, "rules file",
+        hint="; pass an existing file or omit --rules",
+    )

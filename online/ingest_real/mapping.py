@@ -37,9 +37,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from envs.config_files import load_model_file
 from online.ingest_real.errors import MappingError
 
 __all__ = ["FIELDS", "REQUIRED", "ImportMapping", "TableMapping", "load_mapping"]
@@ -129,18 +129,4 @@ def load_mapping(path: str | Path) -> ImportMapping:
         shipped = Path(__file__).resolve().parents[2] / "mappings" / f"{p.name}.yaml"
         if shipped.exists():
             p = shipped
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise MappingError(f"{p}: cannot read the mapping: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise MappingError(f"{p}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise MappingError(f"{p}: a mapping file must be a YAML mapping")
-    try:
-        return ImportMapping.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "<root>"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise MappingError(f"{p}: {loc}: {msg}") from None
+    return load_model_file(p, ImportMapping, MappingError, "mapping")
