@@ -8,6 +8,19 @@ from typing import Annotated
 import typer
 
 
+#: KPIs of each re-simulated variant shown in the replay table (eval's definitions).
+_TABLE_KPIS = (
+    "profit",
+    "revenue",
+    "fill_rate",
+    "stockout_rate",
+    "lost_units",
+    "waste_units",
+    "avg_inventory_value",
+    "promo_spend",
+)
+
+
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("replay")(replay)
 
@@ -84,20 +97,7 @@ def replay_report(store, run_id: str) -> dict:
             acc.add(view, result)
         if summary.days_closed:
             k = acc.result()
-            out["variants"][v] = {
-                f: getattr(k, f)
-                for f in (
-                    "profit",
-                    "revenue",
-                    "fill_rate",
-                    "stockout_rate",
-                    "lost_units",
-                    "waste_units",
-                    "avg_inventory_value",
-                    "promo_spend",
-                    "ordered_units",
-                )
-            }
+            out["variants"][v] = {f: getattr(k, f) for f in (*_TABLE_KPIS, "ordered_units")}
     return out
 
 
@@ -115,16 +115,7 @@ def print_replay_report(report: dict) -> None:
         f"{report['seed']}, {report['policy']}, {report['days']} days"
     )
     t.add_column("decisions")
-    cols = (
-        "profit",
-        "revenue",
-        "fill_rate",
-        "stockout_rate",
-        "lost_units",
-        "waste_units",
-        "avg_inventory_value",
-        "promo_spend",
-    )
+    cols = _TABLE_KPIS
     for c in cols:
         t.add_column(c.replace("_", " "), justify="right")
     for v, k in report["variants"].items():
