@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-
 #: KPIs of each re-simulated variant shown in the replay table (eval's definitions).
 _TABLE_KPIS = (
     "profit",
