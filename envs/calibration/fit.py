@@ -41,8 +41,9 @@ From the regression to the simulator's demand model (``envs/simulator.py``):
   discount depth, ``lift = sum d (m - 1) / sum d^2`` (least squares over those weeks). An
   approximation: a feature or display without a price cut gets no lift in the simulator;
 * ``base_demand``: the ratio estimator ``sum units / sum M`` over every week of the series'
-  span, zero-sales weeks included (``M`` is the simulator's multiplier for that week at
-  level 1), divided by 7, at the scenario's start ``t0``;
+  span, zero-sales weeks included (``M`` is the fitted model's multiplier for that week at
+  level 1: price relative to list, above list too, promotion types, season, trend), divided
+  by 7, at the scenario's start ``t0``;
 * ``dispersion``: the weekly negative-binomial shape by moments ``K = sum mu^2 / sum((u -
   mu)^2 - mu)``, shrunk towards the category's, divided by 7: the sum of seven independent
   daily draws of shape ``K / 7`` has the weekly variance ``mu + mu^2 / K``.
@@ -468,7 +469,7 @@ def fit_weekly(
     ser["peak"] = ser["category"].map(peak)
 
     _fit_lift(df, ser, cats, coefs, cfg)
-    _fit_level_dispersion(df, ser, cfg, t0)
+    _fit_level_dispersion(df, ser, cfg, t0, coefs)
     ser = ser.reset_index(names="series")
     headline = _headline(ser, cats, cfg)
     headline["log_ols"] = _log_ols_headline(df, cfg, fit_trend)
@@ -530,8 +531,11 @@ def _fit_lift(df, ser, cats, coefs, cfg) -> None:
     ser["lift"] = np.clip(lift, 0.0, 20.0)
 
 
-def _fit_level_dispersion(df, ser, cfg, t0: dt.date) -> None:
-    """Base demand (ratio estimator over each series' zero-filled span) and dispersion."""
+def _fit_level_dispersion(df, ser, cfg, t0: dt.date, coefs) -> None:
+    """Base demand (ratio estimator over each series' zero-filled span) and dispersion, with
+    each week's multiplier from the fitted model (its real price, above list included, and
+    its promotion types), so the level is the series' demand at list price without
+    promotion."""
     obs = df.set_index(["series", "period"])
     base, kw, wape, nweeks = {}, {}, {}, {}
     lo_k, hi_k = cfg.dispersion_limits
@@ -543,11 +547,14 @@ def _fit_level_dispersion(df, ser, cfg, t0: dt.date) -> None:
         keep = ~sub["censored"].eq(True).to_numpy()
         mid = grid + pd.Timedelta(days=3)
         t = (mid - pd.Timestamp(t0)).days.to_numpy() / 365.25
+        coef = coefs.get(str(p["category"]), {})
+        logm = sum(coef[k] * sub[k].fillna(0.0).to_numpy(dtype=float)
+                   for k in PROMO_COLUMNS if k in coef)
         M = sim_multiplier(
             sub["price"].to_numpy(dtype=float), np.full(len(grid), p["list_price"]),
-            p["elasticity"], p["lift"], p["amplitude"], p["peak"], p["trend"],
+            p["elasticity"], 0.0, p["amplitude"], p["peak"], p["trend"],
             (mid.dayofyear.to_numpy() - 1).astype(float), t,
-        )
+        ) * np.exp(logm)
         u, m = units[keep], M[keep]
         level = float(u.sum() / m.sum()) if m.sum() > 0 else 0.0
         mu = level * m

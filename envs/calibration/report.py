@@ -177,10 +177,20 @@ def _markdown(fit: FitResult, twin: TwinReport | None, source: str) -> str:
             f"{s['wape_naive_last13']:.3f})",
             f"- coverage of the simulated {s['interval']:.0%} interval: **{s['coverage']:.3f}**",
             f"- bias (simulated / real - 1): {s['bias']:+.3f}",
-            f"- SKU-weeks priced above list (replayed at list: the simulator only discounts): "
-            f"{s['weeks_above_list_price']}",
-            f"- SKU-weeks with feature/display but no price cut (no lift in the simulator): "
-            f"{s['weeks_feature_or_display_without_discount']}",
+            f"- SKU-weeks priced above list: {s['weeks_above_list_price']}; with "
+            f"feature/display but no price cut: "
+            f"{s['weeks_feature_or_display_without_discount']}. A plan cannot express them "
+            "(it only discounts, and the scenario's lift comes with a discount); the replay "
+            "carries the fitted model's factor for them through each SKU's demand level.",
+        ]
+        plain = s.get("discount_only")
+        if plain:
+            lines.append(
+                f"- the discount-only replay (what a plan alone expresses): WAPE "
+                f"{plain['wape']:.3f}, coverage {plain['coverage']:.3f}, bias "
+                f"{plain['bias']:+.3f}"
+            )
+        lines += [
             "",
             "| category | SKUs | WAPE | coverage | bias |",
             "|---|---|---|---|---|",

@@ -14,9 +14,18 @@ at SKU-week level:
 * the same WAPE for a naive forecast (each SKU's mean of its final 13 training weeks), for
   scale.
 
-What the simulator cannot replay is counted, not hidden: weeks priced above the list price
-(the simulator only discounts) and weeks with feature or display but no price cut (no lift
-in the simulator without a discount).
+A plan can only discount, and the scenario turns promotion types into a lift per unit of
+discount, so two kinds of historical week cannot be expressed as a plan: weeks priced above
+the list price, and feature or display weeks without a price cut. The replay therefore
+carries the fitted model's remaining demand factor of every SKU-week through the SKU's
+demand level (``state.base``, which the simulator multiplies into the mean and nothing
+else reads)::
+
+    factor = max(price / list, 1) ** elasticity * exp(bF F + bD D + bT T) / (1 + lift * d)
+
+so the simulated mean of each week is the fitted model's mean for the real prices and
+promotions. The figures of the plain discount-only replay are reported too
+(``discount_only``), with the counts of weeks it could not express.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from envs.calibration.errors import CalibrationError
-from envs.calibration.fit import FitResult
+from envs.calibration.fit import PROMO_COLUMNS, FitResult
 from envs.calibration.scenario_out import build_scenario
 from envs.plan import PlanArrays
 from envs.simulator import MarketSimulator
@@ -109,22 +118,28 @@ def validate_twin(
     flag_no_cut = int((flags & (disc < 0.02)).sum())
     censored = np.zeros((n_weeks, n), dtype=bool)
     censored[wk, col] = h["censored"].to_numpy(dtype=bool)
+    factor = _model_factor(fit, sim, h, wk, col, rel, disc)
 
     draws = np.zeros((cfg.seeds, n_weeks, n))
+    plain = np.zeros((cfg.seeds, n_weeks, n))
     for s in range(cfg.seeds):
-        run = sim.fork(seed=cfg.seed + s)
-        for day in range(7 * n_weeks):
-            w = day // 7
-            if day % 7 == 0:
-                arrays = PlanArrays(
-                    order_qty=np.zeros(n),
-                    promo_set=np.ones(n, dtype=bool),
-                    discount=disc[w],
-                    duration=np.full(n, 7, dtype=np.int64),
-                )
-            else:
-                arrays = PlanArrays.empty(n)
-            draws[s, w] += run.step(arrays, validate=False).demand
+        for out, fac in ((draws, factor), (plain, None)):
+            run = sim.fork(seed=cfg.seed + s)
+            base = run.state.base.copy()
+            for day in range(7 * n_weeks):
+                w = day // 7
+                if day % 7 == 0:
+                    if fac is not None:
+                        run.state.base[:] = base * fac[w]
+                    arrays = PlanArrays(
+                        order_qty=np.zeros(n),
+                        promo_set=np.ones(n, dtype=bool),
+                        discount=disc[w],
+                        duration=np.full(n, 7, dtype=np.int64),
+                    )
+                else:
+                    arrays = PlanArrays.empty(n)
+                out[s, w] += run.step(arrays, validate=False).demand
         if progress is not None:
             progress(s + 1, cfg.seeds)
     alpha = (1.0 - cfg.interval) / 2.0
@@ -150,6 +165,14 @@ def validate_twin(
         "weeks_above_list_price": above,
         "weeks_feature_or_display_without_discount": flag_no_cut,
     }
+    p_lo = np.quantile(plain, alpha, axis=0, method="inverted_cdf")
+    p_hi = np.quantile(plain, 1.0 - alpha, axis=0, method="inverted_cdf")
+    p_mean = plain.mean(axis=0)
+    summary["discount_only"] = {
+        "wape": _wape(real[ok], p_mean[ok]),
+        "coverage": float(((real >= p_lo) & (real <= p_hi))[ok].mean()),
+        "bias": float((p_mean[ok].sum() - real[ok].sum()) / max(real[ok].sum(), 1e-9)),
+    }
     cat_of = fit.series.set_index("series").loc[ids, "category"].to_numpy()
     rows = []
     for cat in np.unique(cat_of):
@@ -161,6 +184,24 @@ def validate_twin(
             "bias": float((p.sum() - r.sum()) / max(r.sum(), 1e-9)),
         })
     return TwinReport(summary, pd.DataFrame(rows), ids, weeks, real, mean, lo, hi)
+
+
+def _model_factor(fit, sim, h, wk, col, rel, disc) -> np.ndarray:
+    """(weeks x SKUs) demand factors of the fitted model that the discount cannot carry."""
+    n_weeks, n = rel.shape
+    cats = fit.categories.set_index("category")
+    cat_of = fit.series.set_index("series").loc[list(sim.sku_ids), "category"].to_numpy()
+    logm = np.zeros((n_weeks, n))
+    for k in PROMO_COLUMNS:
+        b = cats[f"b_{k}"].reindex(cat_of).fillna(0.0).to_numpy() if f"b_{k}" in cats else 0.0
+        flag = np.zeros((n_weeks, n))
+        flag[wk, col] = h[k].to_numpy(dtype=float)
+        logm += flag * b
+    c = sim.catalog
+    d = np.minimum(disc, c.max_discount[None, :])
+    return np.maximum(rel, 1.0) ** c.elasticity[None, :] * np.exp(logm) / (
+        1.0 + c.promo_lift[None, :] * d
+    )
 
 
 def _naive(train: pd.DataFrame, ids: list[str], t0: pd.Timestamp) -> np.ndarray:
