@@ -33,7 +33,7 @@ def sft_run(tmp_path_factory):
     cfg = SFTRunConfig(
         out=str(out), scenarios=("steady",), seeds=(1000,), day_stride=6, max_steps=30,
         batch_size=32, hidden_size=32, num_layers=2, validation_rows=60, threads=1,
-        learning_rate=5e-3, expert="base_stock", driver=None,
+        learning_rate=5e-3, expert="base_stock",
         report_to="tensorboard", logging_steps=2,
     )
     return cfg, train_sft(cfg)
@@ -98,13 +98,17 @@ def starving_state():
 def test_reward_is_deterministic_and_prefers_restocking_an_empty_shelf(starving_state) -> None:
     bank, sid, sim = starving_state
     day = sim.day
-    reward = SimulatorReward(bank, horizon=10, n_futures=2)
+    reward = SimulatorReward(bank, horizon=10, n_futures=2, continuation="expert")
     texts = [" restock=14 discount=0 days=0", " restock=0 discount=0 days=0"] * 2
     scores = reward(["p"] * 4, texts, state_id=[sid] * 4)
     assert scores[0] == scores[2] and scores[1] == scores[3]  # same completion, same fork
     assert scores[0] > scores[1]  # ordering beats leaving the shelf empty
     assert scores[1] == pytest.approx(0.0)  # the reference (do nothing) scores zero
     assert reward.score(sid, Decision(14, 0, 0)) == scores[0]
+    # held for the whole horizon, "no order" is worse than the reference (which orders
+    # from day 1 on), and restocking still wins
+    held = SimulatorReward(bank, horizon=10, n_futures=2, continuation="hold")
+    assert held.score(sid, Decision(0, 0, 0)) < 0.0 < held.score(sid, Decision(14, 0, 0))
     assert sim.day == day  # scoring never moves the saved state
 
 

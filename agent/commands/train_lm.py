@@ -84,8 +84,18 @@ def train_sft(
     ] = "1000-1002",
     day_stride: Annotated[int, typer.Option(help="Label every k-th morning.")] = 2,
     driver: Annotated[
-        str, typer.Option(help="Policy driving the episodes ('expert': the expert itself).")
+        str, typer.Option(help="Who drives the episodes, comma-separated, one pass each: "
+                          "'expert' (the expert itself), 'lm' or 'lm:<checkpoint>' (the "
+                          "student drives, the expert labels: DAgger), or a policy name.")
     ] = "expert",
+    variants: Annotated[
+        int, typer.Option(help="Randomised shops per scenario and seed (domain "
+                          "randomisation: lead times, order minimums, demand, launches).")
+    ] = 0,
+    name_dropout: Annotated[
+        float, typer.Option(help="Share of rows shown with unknown category/product names.")
+    ] = 0.0,
+    jobs: Annotated[int, typer.Option(help="Worker processes for the demonstrations.")] = 1,
     expert: Annotated[
         str | None, typer.Option(help="Expert policy (default: base_stock_tuned; mpc works).")
     ] = None,
@@ -119,7 +129,8 @@ def train_sft(
 
     cfg = SFTRunConfig(
         out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds), expert=expert,
-        day_stride=day_stride, driver=None if driver == "expert" else driver,
+        day_stride=day_stride, drivers=_csv(driver), variants=variants,
+        name_dropout=name_dropout, jobs=jobs,
         base_model=base_model, lora=lora, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate, seed=seed, threads=threads,
         device=device, report_to=report_to,
@@ -161,6 +172,13 @@ def train_rl(
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
+    continuation: Annotated[
+        str, typer.Option(help="After day 0 the scored SKU is run by the 'policy' being "
+                          "trained, 'hold's its decision for H days, or is run by the 'expert'.")
+    ] = "policy",
+    scale_rewards: Annotated[
+        str, typer.Option(help="Advantage scaling: none (Dr. GRPO), group or batch.")
+    ] = "none",
     learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 5e-4,
     beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.02,
     eval_seeds: Annotated[
@@ -193,7 +211,8 @@ def train_rl(
         init=base_model or init, out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds),
         lora=lora, feedback_from=feedback_from, feedback_weight=feedback_weight,
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
-        num_generations=num_generations, horizon=horizon, learning_rate=learning_rate,
+        num_generations=num_generations, horizon=horizon, continuation=continuation,
+        scale_rewards=scale_rewards, learning_rate=learning_rate,
         beta=beta, seed=seed, threads=threads, device=device, report_to=report_to,
         eval_seeds=_seeds(eval_seeds) if eval_seeds.strip() else (),
     )

@@ -6,17 +6,35 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
 
 1. parse it strictly; outside the grammar it gets ``invalid_reward`` (and is counted);
 2. for each of ``n_futures`` futures, fork the saved morning with a fixed seed (the same
-   random future for every completion of that prompt, and not the episode's realised one):
-   on day 0 the SKU takes the completion's decision and every other SKU the expert's plan;
-   on days 1..H-1 the expert (the tuned base-stock heuristic) runs the whole shop;
-3. the reward is the shop's profit over those H days minus the same profit when the SKU
-   follows the expert's plan on day 0 too, averaged over the futures and divided by one day
-   of the SKU's revenue (``price x forecast``), so SKUs of every size weigh alike.
+   random future for every completion of that prompt, and not the episode's realised one)
+   and simulate H days: every other SKU follows the expert (the tuned base-stock
+   heuristic) throughout; the SKU follows the completion's decision as set by
+   ``continuation``:
 
-So a reward is the expert's *advantage* of the move, ``Q_expert(s, a) - V_expert(s)``, in
-days of the SKU's revenue: one step of policy improvement over the expert. (A continuation
-that re-orders every day instead would make "never order today" look free, since tomorrow
-always fixes it; a policy trained on that collapses to not ordering.)
+   * ``"hold"`` (default): the decision is kept for all H days: its promotion starts on
+     day 0, and its restock level is re-applied every morning (an order-up-to rule at
+     ``c`` days of cover); so the reward scores the decision *as a rule*, which is how a
+     stationary policy that wrote it would go on acting in the next mornings;
+   * ``"expert"``: the decision on day 0 only, then the expert runs the SKU too;
+   * ``"policy"``: the decision on day 0, then the *current* policy (the model being
+     trained, greedy and grammar-masked, set with :meth:`SimulatorReward.attach_policy`)
+     decides the SKU each morning; all forks of a reward call run in lockstep so each day
+     is one batched ``generate``. This estimates the policy's own advantage
+     ``Q_pi(s, a) - V_pi(s)`` (H-step Monte Carlo, no bootstrap), as PPO does; the
+     reference is the policy's greedy decision;
+
+3. the reward is the shop's profit over those H days minus the same profit under the
+   reference (``"hold"`` and ``"expert"``: the expert runs the SKU from day 0; ``"policy"``:
+   the policy's greedy decision), averaged over the futures and divided by one day of the
+   SKU's revenue (``price x forecast``), so SKUs of every size weigh alike.
+
+Why ``"hold"``: with ``"expert"`` the reward is the expert's advantage
+``Q_expert(s, a) - V_expert(s)``, one step of policy improvement in theory; in practice
+"no order today" scores about zero (tomorrow's expert fixes it), the group-relative
+advantages turn noise around zero into a gradient, and the policy, which then follows
+itself rather than the expert, stops ordering (measured: festival, % of the oracle bound
+80.7 after SFT, -9.7 after RL with ``"expert"``). Holding the decision makes "no order"
+mean "no order for H days", which costs what it really costs.
 Everything is deterministic: the same completion on the same state scores the same.
 Rewards follow TRL's signature ``(prompts, completions, **columns) -> list[float]``.
 """
@@ -36,7 +54,13 @@ from envs.simulator import MarketSimulator
 from policies.lm.codec import LMCodec
 from policies.lm.grammar import SAFE_DECISION, Decision, parse_completion
 
-__all__ = ["RolloutState", "SimulatorReward", "StateBank", "grammar_reward", "make_state"]
+__all__ = [
+    "CONTINUATIONS", "RolloutState", "SimulatorReward", "StateBank", "grammar_reward",
+    "make_state",
+]
+
+#: How the scored SKU acts after day 0 (see the module docstring).
+CONTINUATIONS = ("hold", "expert", "policy")
 
 
 @dataclasses.dataclass
@@ -110,6 +134,9 @@ class SimulatorReward:
     Args:
         bank: where the prompts' states live.
         horizon: H, days simulated per score.
+        continuation: ``"hold"`` (the SKU keeps the decision for H days), ``"expert"``
+            (day 0 only, then the expert) or ``"policy"`` (day 0, then the policy being
+            trained); see the module docstring.
         n_futures: futures averaged per score (each a seeded fork).
         invalid_reward: the score of a completion outside the grammar.
 
@@ -125,7 +152,8 @@ class SimulatorReward:
     __name__ = "sim_profit"
 
     def __init__(
-        self, bank: StateBank, horizon: int = 14, n_futures: int = 2, invalid_reward: float = -5.0
+        self, bank: StateBank, horizon: int = 14, n_futures: int = 2, invalid_reward: float = -5.0,
+        continuation: str = "hold",
     ) -> None:
         from policies.lm.errors import LMConfigError
 
@@ -133,11 +161,20 @@ class SimulatorReward:
             raise LMConfigError(
                 f"horizon and n_futures must be >= 1; got {horizon} and {n_futures}"
             )
+        if continuation not in CONTINUATIONS:
+            raise LMConfigError(
+                f"continuation must be one of {', '.join(CONTINUATIONS)}; got {continuation!r}"
+            )
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._trie: Any = None
+        self.continuation = continuation
         self.bank = bank
         self.horizon = horizon
         self.n_futures = n_futures
         self.invalid_reward = float(invalid_reward)
         self._ref_cache: dict[int, float] = {}
+        self._cache: dict[tuple[int, Decision], float] = {}
         self.calls = 0
         self.invalid = 0
 
@@ -150,15 +187,14 @@ class SimulatorReward:
         **_: Any,
     ) -> list[float]:
         """One reward per completion (TRL reward-function signature)."""
-        out: list[float] = []
-        bad = 0
-        for text, sid in zip(completions, state_id, strict=True):
-            d = parse_completion(_as_text(text))
-            if d is None:
-                bad += 1
-                out.append(self.invalid_reward)
-            else:
-                out.append(self.score(int(sid), d))
+        decisions = [parse_completion(_as_text(text)) for text in completions]
+        bad = sum(d is None for d in decisions)
+        valid = [(int(sid), d) for sid, d in zip(state_id, decisions, strict=True) if d]
+        if self.continuation == "policy":
+            scores = iter(self.policy_scores(valid))
+        else:
+            scores = iter([self.score(sid, d) for sid, d in valid])
+        out = [self.invalid_reward if d is None else next(scores) for d in decisions]
         self.calls += len(out)
         self.invalid += bad
         if log_metric is not None and out:
@@ -167,17 +203,24 @@ class SimulatorReward:
 
     def score(self, state_id: int, decision: Decision) -> float:
         """The reward of ``decision`` on state ``state_id`` (deterministic)."""
-        st = self.bank[state_id]
-        if state_id not in self._ref_cache:
-            self._ref_cache[state_id] = self.profit(state_id, None)
-        return (self.profit(state_id, decision) - self._ref_cache[state_id]) / st.scale
+        if self.continuation == "policy":
+            return self.policy_scores([(int(state_id), decision)])[0]
+        key = (int(state_id), decision)
+        if key not in self._cache:  # scores are deterministic: a repeated sample is free
+            st = self.bank[state_id]
+            if state_id not in self._ref_cache:
+                self._ref_cache[state_id] = self.profit(state_id, None)
+            self._cache[key] = (self.profit(state_id, decision)
+                                - self._ref_cache[state_id]) / st.scale
+        return self._cache[key]
 
     def profit(self, state_id: int, decision: Decision | None) -> float:
-        """Mean shop profit over H days with the SKU taking ``decision`` on day 0
-        (``None``: the expert's plan), the expert running the shop afterwards."""
+        """Mean shop profit over H days with the SKU taking ``decision`` (``None``: the
+        expert runs it throughout), under ``"hold"`` or ``"expert"``."""
         st = self.bank[state_id]
         codec = self.bank.codec(st)
         i = st.sku
+        hold = self.continuation == "hold"
         total = 0.0
         for k in range(self.n_futures):
             sim = st.sim.fork(seed=st.future_seed + k)
@@ -185,20 +228,88 @@ class SimulatorReward:
                 if sim.done:
                     break
                 view = sim.view()
-                if h == 0:
-                    plan = copy.deepcopy(st.ref_plan)
-                    if decision is not None:
-                        mine = codec.decode([decision if j == i else SAFE_DECISION
-                                             for j in range(sim.n)], view)
-                        plan.order_qty[i] = mine.order_qty[i]
-                        plan.promo_set = np.asarray(plan.promo_set, dtype=bool).copy()
-                        plan.promo_set[i] = mine.promo_set[i]
-                        plan.discount[i] = mine.discount[i]
-                        plan.duration[i] = mine.duration[i]
-                else:
-                    plan = st.expert.act(view, sim)
+                plan = copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
+                if decision is not None and (h == 0 or hold):
+                    mine = codec.decode([decision if j == i else SAFE_DECISION
+                                         for j in range(sim.n)], view)
+                    if h > 0:  # a held decision starts no new promotion
+                        mine.promo_set[i] = False
+                        mine.discount[i] = 0.0
+                        mine.duration[i] = 0
+                    _override(plan, mine, i)
                 total += sim.step(plan, validate=False).profit
         return total / self.n_futures
+
+
+    def attach_policy(self, model: Any, tokenizer: Any) -> None:
+        """The model (and tokenizer) that continues after day 0 with ``"policy"``."""
+        from policies.lm.constrained import GrammarTrie
+
+        self._model, self._tokenizer = model, tokenizer
+        self._trie = GrammarTrie(tokenizer)
+
+    def policy_scores(self, items: Sequence[tuple[int, Decision]]) -> list[float]:
+        """Rewards of ``(state_id, decision)`` pairs with the ``"policy"`` continuation.
+
+        Every distinct pair, and each state's reference (the policy's greedy decision on
+        day 0 too), runs on ``n_futures`` forks in lockstep: each day, one batched
+        ``generate`` decides the scored SKU on every fork still running.
+
+        Raises:
+            LMConfigError: no policy attached (:meth:`attach_policy`).
+        """
+        if self._model is None:
+            from policies.lm.errors import LMConfigError
+
+            raise LMConfigError("continuation='policy' needs attach_policy(model, tokenizer)")
+        from policies.lm.inference import generate_completions
+
+        keys: list[tuple[int, Decision | None]] = list(dict.fromkeys(
+            [*items, *((sid, None) for sid, _ in items)]
+        ))
+        runs = []
+        for u, (sid, decision) in enumerate(keys):
+            st = self.bank[sid]
+            for k in range(self.n_futures):
+                runs.append((u, st, decision, st.sim.fork(seed=st.future_seed + k)))
+        totals = np.zeros(len(keys))
+        for h in range(self.horizon):
+            alive = [r for r in runs if not r[3].done]
+            if not alive:
+                break
+            views = [r[3].view() for r in alive]
+            chosen: list[Decision | None] = [r[2] if h == 0 else None for r in alive]
+            ask = [j for j, d in enumerate(chosen) if d is None]
+            if ask:
+                prompts = [self.bank.codec(alive[j][1]).prompts(views[j])[alive[j][1].sku]
+                           for j in ask]
+                gen = generate_completions(self._model, self._tokenizer, prompts,
+                                           trie=self._trie)
+                for j, text in zip(ask, gen.texts, strict=True):
+                    chosen[j] = parse_completion(text) or SAFE_DECISION
+            for (u, st, _, sim), view, d in zip(alive, views, chosen, strict=True):
+                plan = copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
+                mine = self.bank.codec(st).decode(
+                    [d if j == st.sku else SAFE_DECISION for j in range(sim.n)], view
+                )
+                _override(plan, mine, st.sku)
+                totals[u] += sim.step(plan, validate=False).profit
+        profit = dict(zip(keys, totals / self.n_futures, strict=True))
+        return [
+            (profit[(sid, d)] - profit[(sid, None)]) / self.bank[sid].scale for sid, d in items
+        ]
+
+
+def _override(plan: PlanArrays, mine: PlanArrays, i: int) -> None:
+    """Give SKU ``i`` of ``plan`` the order and promotion of ``mine`` (copies the arrays)."""
+    plan.order_qty = np.array(plan.order_qty, dtype=float)
+    plan.promo_set = np.array(plan.promo_set, dtype=bool)
+    plan.discount = np.array(plan.discount, dtype=float)
+    plan.duration = np.array(plan.duration, dtype=np.int64)
+    plan.order_qty[i] = mine.order_qty[i]
+    plan.promo_set[i] = mine.promo_set[i]
+    plan.discount[i] = mine.discount[i]
+    plan.duration[i] = mine.duration[i]
 
 
 _FIELD_PATTERNS = (

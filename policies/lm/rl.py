@@ -9,8 +9,9 @@ TRL removed ``PPOTrainer`` in 1.13; its maintained online policy-gradient traine
 * **a KL term** (``beta``) to the policy the round started from; with LoRA that reference is
   the same network with the adapter switched off, so it costs no second copy;
 * **advantages** are rewards minus the mean over the prompt's ``num_generations`` samples
-  (a per-state baseline, the group's own value estimate), scaled by the batch's standard
-  deviation (``scale_rewards="batch"``).
+  (a per-state baseline, the group's own value estimate), unscaled by default
+  (``scale_rewards="none"``, as in Dr. GRPO: dividing by a group's standard deviation turns
+  near-ties, where every decision earns about the same, into full-size gradients).
 
 Each **round**: roll out the current policy (greedy) on training scenarios and seeds, save
 some SKU-mornings as prompts (:mod:`policies.lm.rewards`), train ``updates_per_round``
@@ -85,6 +86,17 @@ class RLRunConfig:
     temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
     learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate."})
     horizon: int = field(default=14, metadata={"help": "Reward horizon H in days."})
+    continuation: str = field(
+        default="policy", metadata={"help": "How the scored SKU acts after day 0 in the "
+                                            "reward: 'policy' (the model being trained), "
+                                            "'hold' (the same decision for H days) or 'expert' "
+                                            "(see policies.lm.rewards)."}
+    )
+    scale_rewards: str = field(
+        default="none", metadata={"help": "Advantage scaling: 'none' (reward minus the group "
+                                          "mean, Dr. GRPO), 'group' or 'batch' (divide by the "
+                                          "standard deviation)."}
+    )
     n_futures: int = field(default=2, metadata={"help": "Futures averaged per reward."})
     day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
     skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
@@ -119,6 +131,12 @@ class RLRunConfig:
         if self.beta < 0 or not 0 < self.epsilon < 1:
             raise LMConfigError(f"need beta >= 0 and 0 < epsilon < 1; got {self.beta}, "
                                 f"{self.epsilon}")
+        if self.continuation not in ("hold", "expert", "policy"):
+            raise LMConfigError(f"continuation must be 'hold', 'expert' or 'policy'; got "
+                                f"{self.continuation!r}")
+        if self.scale_rewards not in ("none", "group", "batch"):
+            raise LMConfigError(f"scale_rewards must be 'none', 'group' or 'batch'; got "
+                                f"{self.scale_rewards!r}")
         if self.report_to not in ("tensorboard", "none"):
             raise LMConfigError(f"report_to must be 'tensorboard' or 'none'; got "
                                 f"{self.report_to!r}")
@@ -143,7 +161,7 @@ class RLRunConfig:
             epsilon=self.epsilon,
             beta=self.beta,
             loss_type="dapo",
-            scale_rewards="batch",
+            scale_rewards=self.scale_rewards,
             learning_rate=self.learning_rate,
             lr_scheduler_type="constant",
             logging_steps=self.logging_steps,
@@ -285,7 +303,8 @@ def train_rl(
         data = Dataset.from_dict({
             "prompt": [prompts[i] for i in pick], "state_id": [ids[i] for i in pick],
         })
-        sim_reward = SimulatorReward(bank, horizon=cfg.horizon, n_futures=cfg.n_futures)
+        sim_reward = SimulatorReward(bank, horizon=cfg.horizon, n_futures=cfg.n_futures,
+                                     continuation=cfg.continuation)
         model.train()
         trainer = GRPOTrainer(
             model=model,
@@ -295,6 +314,8 @@ def train_rl(
             processing_class=tokenizer,
             peft_config=cfg.lora_settings.peft_config() if cfg.lora else None,
         )
+        if cfg.continuation == "policy":
+            sim_reward.attach_policy(trainer.model, tokenizer)
         say(f"round {rnd + 1}/{cfg.rounds}: GRPO on {len(data):,} prompts "
             f"({count_parameters(trainer.model, True):,} trainable parameters)")
         t1 = time.perf_counter()

@@ -69,12 +69,22 @@ class SFTRunConfig:
         default=None, metadata={"help": "Expert policy name (None: demos.DEFAULT_EXPERT, the "
                                          "tuned base-stock heuristic)."}
     )
-    driver: str | None = field(
-        default=None,
-        metadata={"help": "Policy that drives the demonstration episodes while the expert "
-                          "labels every day_stride-th morning (None: the expert drives and "
-                          "labels every kept day)."},
+    drivers: tuple[str, ...] = field(
+        default=("expert",),
+        metadata={"help": "Who runs the demonstration episodes, one full pass each: 'expert' "
+                          "(the expert labels every kept day of its own episodes), 'lm' / "
+                          "'lm:<checkpoint>' (the student drives and the expert labels: "
+                          "DAgger) or any registered policy name."},
     )
+    variants: int = field(
+        default=0, metadata={"help": "Randomised shops per scenario and seed "
+                                     "(policies.lm.variants)."}
+    )
+    name_dropout: float = field(
+        default=0.0, metadata={"help": "Share of rows whose category and product names are "
+                                       "made unknown."}
+    )
+    jobs: int = field(default=1, metadata={"help": "Worker processes for the demonstrations."})
     day_stride: int = field(default=1, metadata={"help": "Keep every k-th day of each episode."})
     base_model: str | None = field(
         default=None,
@@ -102,6 +112,8 @@ class SFTRunConfig:
 
     def __post_init__(self) -> None:
         check_training_seeds(self.seeds)
+        if not self.drivers:
+            raise LMConfigError("drivers must name at least one driver ('expert' for the expert)")
         if self.batch_size < 1 or self.day_stride < 1 or self.threads < 1:
             raise LMConfigError(
                 f"batch_size, day_stride and threads must be >= 1; got {self.batch_size}, "
@@ -183,11 +195,10 @@ def train_sft(
     _torch_setup(cfg.threads)
     say = progress or (lambda _line: None)
     t0 = time.perf_counter()
-    from policies.registry import make_policy
-
-    driver = None if cfg.driver is None else make_policy(cfg.driver)
     demos = collect_demonstrations(
-        cfg.scenarios, cfg.seeds, cfg.expert, cfg.day_stride, mix_policy=driver, progress=say
+        cfg.scenarios, cfg.seeds, cfg.expert, cfg.day_stride,
+        drivers=[None if d == "expert" else d for d in cfg.drivers], progress=say,
+        variants=cfg.variants, name_dropout=cfg.name_dropout, seed=cfg.seed, jobs=cfg.jobs,
     )
     t_demo = time.perf_counter() - t0
     rng = np.random.default_rng(cfg.seed)

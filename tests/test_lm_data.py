@@ -1,0 +1,135 @@
+"""Training data for the LM policy: randomised shop variants, DAgger drivers, name dropout,
+and the simulator reward's continuation (a held decision pays what it really costs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs import MarketSimulator
+from envs.scenario import load_scenario
+from policies.base_stock import TunedBaseStockPolicy
+from policies.lm.demos import collect_demonstrations, drop_names
+from policies.lm.errors import LMConfigError
+from policies.lm.grammar import Decision
+from policies.lm.variants import training_variant
+
+STEADY = load_scenario("steady")
+
+
+def test_variants_are_deterministic_valid_and_different() -> None:
+    a = training_variant(STEADY, 1, 1000)
+    assert a == training_variant(STEADY, 1, 1000)
+    b = training_variant(STEADY, 2, 1000)
+    c = training_variant(STEADY, 1, 1001)
+    leads = {s.lead_time_days for v in (a, b, c) for s in v.suppliers}
+    assert leads != {s.lead_time_days for s in STEADY.suppliers}
+    assert all(1 <= d <= 21 for d in leads)
+    assert a.name == "steady-v1" and not a.held_out and a.seed != STEADY.seed
+    # the catalogue is new but the shape (categories, suppliers, horizon) is the scenario's
+    assert [c.name for c in a.categories] == [c.name for c in STEADY.categories]
+    assert a.horizon_days == STEADY.horizon_days
+    MarketSimulator.from_scenario(a, seed=1000).step(None)  # the simulator accepts it
+
+
+def test_variants_draw_launches_somewhere() -> None:
+    launches = [
+        c.launch_day for k in range(1, 9) for c in training_variant(STEADY, k, 1000).categories
+    ]
+    assert any(d > 0 for d in launches) and any(d == 0 for d in launches)
+
+
+def test_demonstrations_cover_variants_and_a_dagger_driver() -> None:
+    base = collect_demonstrations(["classic"], [1000], "base_stock", day_stride=30)
+    more = collect_demonstrations(
+        ["classic"], [1000], "base_stock", day_stride=30, drivers=[None, "do_nothing"],
+        variants=1,
+    )
+    # two drivers x (scenario + 1 variant): four episodes of the same length
+    assert len(more) == 4 * len(base)
+    assert more.record()["driver"] == "expert,do_nothing"
+    assert more.record()["variants_per_scenario_seed"] == 1
+    # the do-nothing driver runs the shop dry: the expert's labels there say "restock"
+    dry = more.completions[2 * len(base):]
+    assert any(not c.startswith(" restock=0 ") for c in dry)
+
+
+def test_name_dropout_hides_names_from_a_share_of_rows() -> None:
+    prompts = [f"cat=pantry name=sku-{i} dow=1 dem=3 ->" for i in range(2000)]
+    out = drop_names(prompts, 0.25, seed=3)
+    hidden = [p for p in out if not p.startswith("cat=pantry ")]
+    assert 400 < len(hidden) < 600
+    assert all(p.endswith(" dow=1 dem=3 ->") for p in hidden)
+    assert len({p.split(" ")[0] for p in hidden}) == len(hidden)  # one-off words: <unk>
+    assert drop_names(prompts, 0.0, seed=3) == prompts
+
+
+def test_bad_demonstration_options_are_refused() -> None:
+    with pytest.raises(LMConfigError, match="name_dropout"):
+        collect_demonstrations(["steady"], [1000], name_dropout=1.5)
+    with pytest.raises(LMConfigError, match="held out"):
+        collect_demonstrations(["new_category"], [1000])
+
+
+@pytest.fixture(scope="module")
+def stocked_state():
+    pytest.importorskip("torch")
+    from policies.lm.rewards import StateBank, make_state
+
+    sim = MarketSimulator.from_scenario("steady", seed=1005)
+    expert = TunedBaseStockPolicy()
+    expert.reset(sim)
+    for _ in range(30):
+        sim.step(expert.act(sim.view(), sim))
+    view = sim.view()
+    cover = (view.on_hand + view.on_order) / np.maximum(view.sales_ema28, 1e-9)
+    sku = int(np.argmin(np.where(view.sales_ema28 > 1.0, cover, np.inf)))  # the next to order
+    bank = StateBank()
+    sid = bank.add(make_state(sim, sku, expert.act(view, sim), expert, future_seed=5))
+    return bank, sid
+
+
+def test_held_no_order_costs_what_it_costs(stocked_state) -> None:
+    """With the expert taking over after day 0, "no order today" looks free (the policy
+    that learns from it stops ordering); held for H days it is clearly worse."""
+    from policies.lm.rewards import SimulatorReward
+
+    bank, sid = stocked_state
+    hold = SimulatorReward(bank, horizon=21, n_futures=2, continuation="hold")
+    handover = SimulatorReward(bank, horizon=21, n_futures=2, continuation="expert")
+    never, usual = Decision(0, 0, 0), Decision(7, 0, 0)
+    assert abs(handover.score(sid, never)) < 0.5
+    assert hold.score(sid, never) < hold.score(sid, usual) - 2.0
+    assert hold.score(sid, never) == hold.score(sid, never)  # cached, deterministic
+    with pytest.raises(LMConfigError, match="continuation"):
+        SimulatorReward(bank, continuation="later")
+
+
+def test_policy_continuation_scores_the_policys_own_advantage(stocked_state) -> None:
+    """With the shipped checkpoint continuing: the greedy decision itself scores exactly 0
+    (it is the reference), and a repeated call gives the same numbers."""
+    from policies.lm.model import load_lm
+    from policies.lm.policy import DEFAULT_CHECKPOINT
+    from policies.lm.rewards import SimulatorReward
+
+    bank, sid = stocked_state
+    reward = SimulatorReward(bank, horizon=7, n_futures=2, continuation="policy")
+    with pytest.raises(LMConfigError, match="attach_policy"):
+        reward.policy_scores([(sid, Decision(7, 0, 0))])
+    model, tok = load_lm(DEFAULT_CHECKPOINT)
+    reward.attach_policy(model, tok)
+    st = bank[sid]
+    from policies.lm.policy import LMPolicy
+
+    greedy = LMPolicy(model=model, tokenizer=tok)
+    greedy.reset(st.sim)
+    prompt = bank.codec(st).prompts(st.sim.view())[st.sku]
+    from policies.lm.grammar import parse_completion
+
+    mine = parse_completion(greedy.completions([prompt]).texts[0])
+    other = Decision(28, 50, 14) if mine != Decision(28, 50, 14) else Decision(0, 0, 0)
+    items = [(sid, mine), (sid, other), (sid, mine)]
+    first = reward.policy_scores(items)
+    assert first[0] == first[2] == 0.0
+    assert first[1] != 0.0  # another decision does make a difference
+    assert reward.policy_scores(items) == first
