@@ -139,6 +139,7 @@ def run_real_shop(
 
     ``db_url`` overrides the shop file's ``db``.
     """
+    from agent.store.realdata_io import StoreShopData
     from tools.real_shop import SqlShop
     from tools.real_shop_config import find_shop_config, load_shop_config, resolve
 
@@ -158,7 +159,7 @@ def run_real_shop(
                     .limit(1)
                 )
         if run_id is None:
-            sql_shop = SqlShop(store, cfg, base)
+            sql_shop = SqlShop(StoreShopData(store), cfg, base)
             run_id = _create_run(
                 store, sql_shop, str(find_shop_config(shop)), policy,
                 _approval(approval_mode, threshold, deadline_days), rules_path,
@@ -212,6 +213,7 @@ def load_real_context(store: Store, run_id: str, *, with_policy: bool = True,
         RunStateError: the shop's open day is not the run's (another run advanced it).
     """
     from agent.runner import _make_policy
+    from agent.store.realdata_io import StoreShopData
     from tools.real_shop import SqlShop
 
     with store.session() as s:
@@ -219,7 +221,7 @@ def load_real_context(store: Store, run_id: str, *, with_policy: bool = True,
         if run is None:
             raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}; see `shopops status`")
         cfg, day, pol_name = dict(run.config), int(run.current_day), run.policy
-    shop = SqlShop.open(store, cfg["shop_file"], run_id=run_id)
+    shop = SqlShop.open(StoreShopData(store), cfg["shop_file"], run_id=run_id)
     if shop.day != day:
         raise RunStateError(
             f"run {run_id}: its open day is {day} but shop {shop.shop_id} is at day {shop.day} "

@@ -26,7 +26,7 @@ from agent.runner import answer_pending, pending_cards
 from agent.store import open_store
 from agent.store.models import FeedbackEvent
 from agent.store.realdata import OutboxRow
-from agent.store.realdata_io import import_into_store
+from agent.store.realdata_io import StoreShopData, import_into_store
 from envs.plan import PlanArrays
 from online.ingest_real.mapping import load_mapping
 from tools.real_shop import SqlShop
@@ -65,7 +65,7 @@ def _outbox(url: str) -> list:
 
 def test_view_from_imported_history(db):
     st = open_store(db)
-    shop = SqlShop.open(st, SHOP_DIR / "shop.yaml")
+    shop = SqlShop.open(StoreShopData(st), SHOP_DIR / "shop.yaml")
     assert shop.day == 0 and str(shop.origin) == "2024-03-01"  # the day after the last sale
     assert set(shop.sku_ids) == {"A", "B", "C"} and shop.category_names == ("games", "toys")
     v = shop.view()
@@ -91,7 +91,7 @@ def test_view_from_imported_history(db):
 
 def test_execute_twice_writes_one_outbox_row_and_counts_on_order(db):
     st = open_store(db)
-    shop = SqlShop.open(st, SHOP_DIR / "shop.yaml")
+    shop = SqlShop.open(StoreShopData(st), SHOP_DIR / "shop.yaml")
     line = {"kind": "restock", "sku": "B", "quantity": 12}
     assert shop.execute(line, "key-1")["status"] == "executed"
     assert shop.execute(line, "key-1")["status"] == "duplicate"
@@ -111,7 +111,7 @@ def test_execute_twice_writes_one_outbox_row_and_counts_on_order(db):
 
 def test_what_if_unavailable_without_twin_and_simulated_with_one(db, tmp_path):
     st = open_store(db)
-    shop = SqlShop.open(st, SHOP_DIR / "shop.yaml")
+    shop = SqlShop.open(StoreShopData(st), SHOP_DIR / "shop.yaml")
     plan = PlanArrays.empty(3)
     plan.order_qty[shop.sku_index["A"]] = 50
     assert shop.what_if(plan, 10) is None and "no calibrated twin" in shop.whatif_unavailable
@@ -123,7 +123,7 @@ def test_what_if_unavailable_without_twin_and_simulated_with_one(db, tmp_path):
     cfg.update(twin=str(twin), data=str(SHOP_DIR), mapping=str(SHOP_DIR / "mapping.yaml"),
                name="twin-shop")
     (tmp_path / "shop.yaml").write_text(yaml.safe_dump(cfg))
-    with_twin = SqlShop.open(st, tmp_path / "shop.yaml")
+    with_twin = SqlShop.open(StoreShopData(st), tmp_path / "shop.yaml")
     v = with_twin.view()
     assert with_twin.twin is not None
     assert np.array_equal(with_twin.twin.state.on_hand, v.on_hand)
@@ -237,3 +237,18 @@ def test_run_shop_without_data_says_where(tmp_path):
     assert res.exit_code != 0
     msg = str(res.exception)
     assert "real data is not at" in msg and str(tmp_path / "absent") in msg
+
+
+def test_tools_never_import_the_agent():
+    """tools/ (SqlShop included) reaches the store only through what the agent injects."""
+    import ast
+
+    tools = Path(__file__).parents[1] / "tools"
+    bad = []
+    for path in sorted(tools.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad += [f"{path.name}:{node.lineno} {n}" for n in names
+                    if n == "agent" or n.startswith("agent.")]
+    assert bad == []

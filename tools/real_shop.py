@@ -2,7 +2,9 @@
 
 :class:`SqlShop` reads a shop's history from the store (``shopops import``, see
 :mod:`agent.store.realdata`) and writes its actions to the **outbox**, from which the
-merchant exports them and confirms what was done (``shopops outbox``).
+merchant exports them and confirms what was done (``shopops outbox``). It reaches the store
+only through :class:`RealShopData`, a small protocol defined here; the agent passes
+:class:`agent.store.realdata_io.StoreShopData`, which implements it over its tables.
 
 Calendar: day 0 is the shop's ``start_date`` or, by default, the day after the last
 imported sale (or the twin's first day if that is later: a calibrated twin starts on the
@@ -48,12 +50,13 @@ execution record commit together).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -64,9 +67,58 @@ from tools.errors import ShopBackendError
 from tools.real_shop_config import RealShopConfig, load_shop_config, mapping_ref, resolve
 from tools.shop import WhatIf
 
-__all__ = ["SqlShop"]
+__all__ = ["RealShopData", "SqlShop"]
 
 _LIVE = ("pending", "exported", "executed")
+
+
+class RealShopData(Protocol):
+    """What :class:`SqlShop` needs from the store holding a real shop's history and outbox.
+
+    Reads (every method without a ``session``) must never wait on the store's writer: the
+    shop reads while the agent's nodes hold a write transaction. Methods taking a
+    ``session`` run inside the caller's transaction (from :meth:`session`).
+    """
+
+    #: The store's URL with any password hidden, for messages.
+    safe_url: str
+
+    def session(self) -> contextlib.AbstractContextManager[Any]:
+        """A write transaction, committed on exit."""
+        ...
+
+    def series_units(self, source: str) -> dict[str, float]:
+        """Units sold per imported series of ``source`` (empty: nothing imported)."""
+        ...
+
+    def read_frames(self, source: str, series: list[str]) -> dict[str, Any]:
+        """The canonical history frames of ``series`` (sales, prices, stock, ...)."""
+        ...
+
+    def shop_calendar(self, shop_id: str, source: str, origin: dt.date) -> tuple[dt.date, int]:
+        """The shop's (origin, open day); created with ``origin`` and day 0 when absent."""
+        ...
+
+    def open_day(self, shop_id: str) -> int:
+        """The shop's open day as last committed."""
+        ...
+
+    def lock_open_day(self, session: Any, shop_id: str) -> int:
+        """The shop's open day, locked for update in ``session``."""
+        ...
+
+    def set_open_day(self, session: Any, shop_id: str, day: int) -> None:
+        """Set the shop's open day in ``session``."""
+        ...
+
+    def outbox_lines(self, shop_id: str, kind: str, statuses: tuple[str, ...]
+                     ) -> list[tuple[str, str, int, dt.date, dict[str, Any]]]:
+        """Outbox lines ``(key, series, day, date, params)`` of one kind, oldest first."""
+        ...
+
+    def outbox_add(self, session: Any, row: dict[str, Any]) -> bool:
+        """Insert an outbox row in ``session``; False (nothing written) when its key exists."""
+        ...
 
 
 @dataclasses.dataclass
@@ -78,26 +130,11 @@ class _History:
     known_through: dt.date | None
 
 
-def _reader(store: Any) -> Any:
-    """An engine for reads that never waits on the store's writer.
-
-    The store's SQLite sessions start with ``BEGIN IMMEDIATE`` (one writer at a time); the
-    shop reads while the agent's nodes hold such a transaction (building this morning's view
-    inside ``approve``), so on SQLite it reads through a second engine without that hook (WAL:
-    readers see the last commit and never block). On PostgreSQL reads never block anyway.
-    """
-    if not store.url.startswith("sqlite"):
-        return store.engine
-    from sqlalchemy import create_engine
-
-    return create_engine(store.url, connect_args={"timeout": 30.0, "check_same_thread": False})
-
-
 class SqlShop:
     """A real shop over the store (see the module docstring).
 
     Args:
-        store: the open store (:func:`agent.store.open_store`).
+        data: the store holding the history and the outbox (:class:`RealShopData`).
         config: the shop's definition.
         base: the shop file's folder (relative paths in ``config`` are read from there).
         run_id: the agent run executing through this shop (recorded on outbox rows).
@@ -105,16 +142,15 @@ class SqlShop:
 
     backend = "sql"
 
-    def __init__(self, store: Any, config: RealShopConfig, base: Path, run_id: str | None = None
-                 ) -> None:
+    def __init__(self, data: RealShopData, config: RealShopConfig, base: Path,
+                 run_id: str | None = None) -> None:
         from online.ingest_real.mapping import load_mapping
 
-        self.store = store
+        self.data = data
         self.config = config
         self.base = Path(base)
         self.run_id = run_id
         self.shop_id = config.name
-        self._read = _reader(store)
         self.mapping = load_mapping(mapping_ref(config, self.base))
         self.source = self.mapping.name
         self.twin: MarketSimulator | None = None
@@ -143,29 +179,20 @@ class SqlShop:
         self._view_cache: tuple[int, ShopView, list[dict[str, Any]]] | None = None
 
     @classmethod
-    def open(cls, store: Any, ref: str | Path, run_id: str | None = None) -> SqlShop:
+    def open(cls, data: RealShopData, ref: str | Path, run_id: str | None = None) -> SqlShop:
         """The shop defined by the shop file ``ref`` (a path or an ``examples/`` name)."""
         cfg, base = load_shop_config(ref)
-        return cls(store, cfg, base, run_id)
+        return cls(data, cfg, base, run_id)
 
     # ------------------------------------------------------------------ loading
     def _select_series(self) -> list[str]:
-        from sqlalchemy import func, select
-
-        from agent.store.realdata import RealSale
-
         twin_path = resolve(self.base, self.config.twin)
-        with self._read.connect() as s:
-            units = dict(s.execute(
-                select(RealSale.series, func.sum(RealSale.quantity))
-                .where(RealSale.source == self.source)
-                .group_by(RealSale.series)
-            ).all())
+        units = self.data.series_units(self.source)
         if not units:
             raise ShopBackendError(
-                f"shop {self.shop_id}: the store {self.store.safe_url} holds no sales for "
+                f"shop {self.shop_id}: the store {self.data.safe_url} holds no sales for "
                 f"source {self.source!r}; import them first: shopops import --mapping "
-                f"{self.config.mapping} --data PATH --db {self.store.safe_url}"
+                f"{self.config.mapping} --data PATH --db {self.data.safe_url}"
             )
         if twin_path is not None:
             if not Path(twin_path).is_file():
@@ -195,10 +222,9 @@ class SqlShop:
         return [k for k, _ in ranked[: sel.top]]
 
     def _load_history(self, series: list[str]) -> _History:
-        from agent.store.realdata_io import read_frames
         from tools.real_history import daily_sales
 
-        frames = read_frames(self.store, self.source, series, engine=self._read)
+        frames = self.data.read_frames(self.source, series)
         daily = daily_sales(frames["sales"], series, self.mapping.grain, self.mapping.week_date_is)
         last = frames["sales"]["date"].max()
         known = None if last is None or last != last else last.date()
@@ -208,20 +234,12 @@ class SqlShop:
         return _History(frames, daily, known)
 
     def _calendar(self) -> tuple[dt.date, int]:
-        from agent.store.realdata import RealShopState
-
-        with self.store.session() as s:
-            row = s.get(RealShopState, self.shop_id)
-            if row is None:
-                origin = self.config.start_date or (
-                    (self._hist.known_through or dt.date.today()) + dt.timedelta(days=1)
-                )
-                if self.config.start_date is None and self.twin is not None:
-                    origin = max(origin, self.twin.spec.start_date)  # the twin's first day
-                row = RealShopState(shop_id=self.shop_id, source=self.source, origin=origin,
-                                    open_day=0)
-                s.add(row)
-            return row.origin, int(row.open_day)
+        origin = self.config.start_date or (
+            (self._hist.known_through or dt.date.today()) + dt.timedelta(days=1)
+        )
+        if self.config.start_date is None and self.twin is not None:
+            origin = max(origin, self.twin.spec.start_date)  # the twin's first day
+        return self.data.shop_calendar(self.shop_id, self.source, origin)
 
     def _prices_cost(self) -> None:
         import pandas as pd
@@ -347,29 +365,12 @@ class SqlShop:
 
     def refresh(self) -> None:
         """Reload the open day and the history from the store (after an import or a close)."""
-        from sqlalchemy import select
-
-        from agent.store.realdata import RealShopState
-
         self._hist = self._load_history(list(self.sku_ids))
-        with self._read.connect() as s:
-            self._day = int(s.scalar(select(RealShopState.open_day).where(
-                RealShopState.shop_id == self.shop_id)))
+        self._day = self.data.open_day(self.shop_id)
         self._view_cache = None
 
     def _outbox(self, kind: str) -> list[dict[str, Any]]:
-        from sqlalchemy import select
-
-        from agent.store.realdata import OutboxRow
-
-        with self._read.connect() as s:
-            rows = s.execute(
-                select(OutboxRow.idempotency_key, OutboxRow.sku, OutboxRow.day, OutboxRow.date,
-                       OutboxRow.params)
-                .where(OutboxRow.shop_id == self.shop_id, OutboxRow.kind == kind,
-                       OutboxRow.status.in_(_LIVE))
-                .order_by(OutboxRow.day, OutboxRow.id)
-            ).all()
+        rows = self.data.outbox_lines(self.shop_id, kind, _LIVE)
         return [{"key": k, "series": sku, "day": int(d), "date": date, "params": p}
                 for k, sku, d, date, p in rows]
 
@@ -490,15 +491,9 @@ class SqlShop:
     def execute_in_session(self, session: Any, line: Mapping[str, Any], key: str
                            ) -> dict[str, Any]:
         """:meth:`execute` inside the caller's transaction ``session``."""
-        from sqlalchemy import select
-
-        from agent.store.realdata import OutboxRow
-
         row = self._outbox_row(line, key)
-        if session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)):
+        if not self.data.outbox_add(session, row):
             return {"key": key, "status": "duplicate", "applied_day": None}
-        session.add(OutboxRow(**row))
-        session.flush()
         return {"key": key, "status": "executed", "applied_day": self._day}
 
     def execute(self, line: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -507,7 +502,7 @@ class SqlShop:
         Raises:
             ShopBackendError: an unknown SKU or action kind.
         """
-        with self.store.session() as s:
+        with self.data.session() as s:
             return self.execute_in_session(s, line, key)
 
     def close_day(self, session: Any = None) -> dict[str, Any]:
@@ -516,19 +511,17 @@ class SqlShop:
         ``{"day", "date", "sales_known", "units", "revenue"}``: ``sales_known`` is False when
         no sales for that date are imported yet (they flow back with a later import).
         """
-        from agent.store.realdata import RealShopState
-
         day = self._day
         if session is None:
-            with self.store.session() as s:
+            with self.data.session() as s:
                 return self.close_day(s)
-        row = session.get(RealShopState, self.shop_id, with_for_update=True)
-        if row.open_day != day:
+        stored = self.data.lock_open_day(session, self.shop_id)
+        if stored != day:
             raise ShopBackendError(
-                f"shop {self.shop_id}: the store's open day is {row.open_day} but this process "
+                f"shop {self.shop_id}: the store's open day is {stored} but this process "
                 f"holds day {day}; another process advanced it"
             )
-        row.open_day = day + 1
+        self.data.set_open_day(session, self.shop_id, day + 1)
         out = self.day_sales(day)
         self._day = day + 1
         self._view_cache = None

@@ -33,7 +33,8 @@ from typing import Any
 from agent.errors import StoreError
 from agent.store import Store
 
-__all__ = ["ImportReport", "TableReport", "import_into_store", "read_frames", "source_summary"]
+__all__ = ["ImportReport", "StoreShopData", "TableReport", "import_into_store", "read_frames",
+           "source_summary"]
 
 _CHUNK = 20_000
 #: Fields hashed into a sales / receipt line's natural key, in this order.
@@ -295,7 +296,7 @@ def read_frames(
 
     Frames have the reader's canonical columns (``date`` as ``datetime64``; sales keep their
     timestamps) plus ``series``. ``engine`` reads through another engine than the store's
-    (see :func:`tools.real_shop._reader`). Raises :class:`StoreError` when the source has no
+    (see :class:`StoreShopData`). Raises :class:`StoreError` when the source has no
     sales.
     """
     import pandas as pd
@@ -364,3 +365,106 @@ def source_summary(store: Store, source: str) -> dict[str, Any]:
     return {"source": source, "rows": counts, "quarantine_by_reason": reasons,
             "first_date": None if first is None else str(first),
             "last_date": None if last is None else str(last)}
+
+
+# ---------------------------------------------------------------------------- the shop's side
+def _reader(store: Store) -> Any:
+    """An engine for reads that never waits on the store's writer.
+
+    The store's SQLite sessions start with ``BEGIN IMMEDIATE`` (one writer at a time); the
+    shop reads while the agent's nodes hold such a transaction (building this morning's view
+    inside ``approve``), so on SQLite it reads through a second engine without that hook (WAL:
+    readers see the last commit and never block). On PostgreSQL reads never block anyway.
+    """
+    if not store.url.startswith("sqlite"):
+        return store.engine
+    from sqlalchemy import create_engine
+
+    return create_engine(store.url, connect_args={"timeout": 30.0, "check_same_thread": False})
+
+
+class StoreShopData:
+    """:class:`tools.real_shop.RealShopData` over this store's ``real_*`` tables.
+
+    Reads go through :func:`_reader` (never blocked by the agent's open write transaction);
+    the calendar is created, and outbox rows and the open day written, through the store's
+    sessions.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.safe_url = store.safe_url
+        self._read = _reader(store)
+
+    def session(self) -> Any:
+        return self.store.session()
+
+    def series_units(self, source: str) -> dict[str, float]:
+        from sqlalchemy import func, select
+
+        from agent.store.realdata import RealSale
+
+        with self._read.connect() as c:
+            return {k: float(v) for k, v in c.execute(
+                select(RealSale.series, func.sum(RealSale.quantity))
+                .where(RealSale.source == source)
+                .group_by(RealSale.series)
+            ).all()}
+
+    def read_frames(self, source: str, series: list[str]) -> dict[str, Any]:
+        return read_frames(self.store, source, series, engine=self._read)
+
+    def shop_calendar(self, shop_id: str, source: str, origin: Any) -> tuple[Any, int]:
+        from agent.store.realdata import RealShopState
+
+        with self.store.session() as s:
+            row = s.get(RealShopState, shop_id)
+            if row is None:
+                row = RealShopState(shop_id=shop_id, source=source, origin=origin, open_day=0)
+                s.add(row)
+            return row.origin, int(row.open_day)
+
+    def open_day(self, shop_id: str) -> int:
+        from sqlalchemy import select
+
+        from agent.store.realdata import RealShopState
+
+        with self._read.connect() as c:
+            return int(c.scalar(select(RealShopState.open_day).where(
+                RealShopState.shop_id == shop_id)))
+
+    def lock_open_day(self, session: Any, shop_id: str) -> int:
+        from agent.store.realdata import RealShopState
+
+        return int(session.get(RealShopState, shop_id, with_for_update=True).open_day)
+
+    def set_open_day(self, session: Any, shop_id: str, day: int) -> None:
+        from agent.store.realdata import RealShopState
+
+        session.get(RealShopState, shop_id).open_day = int(day)
+
+    def outbox_lines(self, shop_id: str, kind: str, statuses: tuple[str, ...]) -> list[Any]:
+        from sqlalchemy import select
+
+        from agent.store.realdata import OutboxRow
+
+        with self._read.connect() as c:
+            return [tuple(r) for r in c.execute(
+                select(OutboxRow.idempotency_key, OutboxRow.sku, OutboxRow.day, OutboxRow.date,
+                       OutboxRow.params)
+                .where(OutboxRow.shop_id == shop_id, OutboxRow.kind == kind,
+                       OutboxRow.status.in_(statuses))
+                .order_by(OutboxRow.day, OutboxRow.id)
+            ).all()]
+
+    def outbox_add(self, session: Any, row: dict[str, Any]) -> bool:
+        from sqlalchemy import select
+
+        from agent.store.realdata import OutboxRow
+
+        key = row["idempotency_key"]
+        if session.scalar(select(OutboxRow.id).where(OutboxRow.idempotency_key == key)):
+            return False
+        session.add(OutboxRow(**row))
+        session.flush()
+        return True
