@@ -119,6 +119,10 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 
 # ---------------------------------------------------------------------------- plan
+#: Keys of a proposed line that are records, not arguments of the tool that carries it out.
+_NOT_TOOL_ARGS = frozenset({"kind", "lm_prompt", "lm_decision"})
+
+
 @_timed("plan")
 def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     """Ask the policy for the day's plan; record it; carry it as tool calls in a message."""
@@ -168,12 +172,16 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
             )
         )
     lines = lines_from_arrays(arrays, shop.sku_ids)
+    trace = policy.decision_trace() if hasattr(policy, "decision_trace") else {}
+    for ln in lines:  # what a language-model policy read and wrote, for feedback training
+        ln.update(trace.get(ln["sku"], {}))
+    version = getattr(policy, "version", None)
     with ctx.store.session() as s:
         s.execute(delete(PlanRecord).where(PlanRecord.run_id == run_id, PlanRecord.day == day))
         rec = PlanRecord(
             run_id=run_id,
             day=day,
-            policy=ctx.policy_name,
+            policy=ctx.policy_name if version is None else f"{ctx.policy_name}@{version}"[:64],
             raw_text=raw_text,
             proposal={"lines": lines, "parse_events": [e.to_dict() for e in parse_events]},
         )
@@ -194,7 +202,7 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
             {
                 "name": TOOL_FOR_KIND[ln["kind"]],
                 "id": f"{ln['kind']}:{ln['sku']}:{day}",
-                "args": {k: v for k, v in ln.items() if k != "kind"},
+                "args": {k: v for k, v in ln.items() if k not in _NOT_TOOL_ARGS},
             }
             for ln in lines
         ],
@@ -425,7 +433,11 @@ def _card(
         "kind": a.kind,
         "summary": line_summary(a.params),
         "line": a.params,
-        "proposed": a.proposed,
+        "proposed": {k: v for k, v in (a.proposed or {}).items() if k not in _NOT_TOOL_ARGS
+                     or k == "kind"},
+        # what a language-model policy read and wrote (feedback training reads these)
+        **{k: (a.proposed or {})[k] for k in ("lm_prompt", "lm_decision")
+           if k in (a.proposed or {})},
         "risk": {"score": round(score, 4), "top": top, "parts": parts},
         "why": {
             "forecast_per_day": round(fc, 3),

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from policies.lm.errors import LMArtifactError, TrainingDataError
-from policies.lm.grammar import SAFE_DECISION, Decision, completion_text, is_valid
+from policies.lm.grammar import SAFE_DECISION, Decision, completion_text, is_valid, parse_completion
 
 __all__ = [
     "FeedbackRecord",
@@ -122,7 +122,10 @@ def preference_pairs(
 
 
 def _decision_from(d: Any) -> Decision | None:
-    """A decision from a stored mapping (``restock``/``discount``/``days`` keys)."""
+    """A decision from a stored completion text (``"restock=7 discount=0 days=0"``, as the
+    plan node records it) or mapping (``restock``/``discount``/``days`` keys)."""
+    if isinstance(d, str):
+        return parse_completion(d.strip())
     if not isinstance(d, dict):
         return None
     try:

@@ -143,4 +143,21 @@ class LMPolicy:
         prompts = codec.prompts(view, names=self.product_names)
         gen = self.completions(prompts)
         self.stats.invalid_unmasked += sum(gen.unmasked_invalid)
+        self._last = (view.sku_ids, prompts, gen.texts)
         return codec.decode(codec.parse(gen.texts), view, self.stats)
+
+    def decision_trace(self) -> dict[str, dict[str, str]]:
+        """What the model read and wrote for each SKU in the last :meth:`act`:
+        ``{sku: {"lm_prompt": ..., "lm_decision": ...}}`` (empty before the first act).
+
+        The agent's plan node stores this with each proposed line, so approvals, edits and
+        outcomes of the actions can later train the policy (``policies.lm.feedback``).
+        """
+        last = getattr(self, "_last", None)
+        if last is None:
+            return {}
+        skus, prompts, texts = last
+        return {
+            sku: {"lm_prompt": p, "lm_decision": t.strip()}
+            for sku, p, t in zip(skus, prompts, texts, strict=True)
+        }

@@ -1,0 +1,62 @@
+"""The LM policy inside the agent: its prompts and decisions travel with the actions, the run
+records which checkpoint decided, and a human's verdicts become preference pairs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+pytest.importorskip("torch")
+
+from agent.checkpoint import open_checkpointer
+from agent.runner import Runner, RunOptions, answer_pending, create_run, load_context
+from agent.state import thread_id
+from agent.store import open_store
+from agent.store.models import Action, PlanRecord
+from policies.lm.feedback import preference_pairs, records_from_store
+from policies.lm.grammar import parse_completion
+from policies.lm.policy import LMPolicy
+from tools.risk import ApprovalPolicy
+
+
+def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) -> None:
+    db = str(tmp_path / "agent.db")
+    store = open_store(db)
+    policy = LMPolicy(threads=1)
+    opts = RunOptions(scenario="steady", seed=3, policy="lm", signals="ema",
+                      approval=ApprovalPolicy(mode="confirm", whatif_horizon=5))
+    run_id = create_run(store, opts, policy=policy)
+    with open_checkpointer(store.url) as saver:
+        runner = Runner(load_context(store, run_id, policy=policy), saver, approver=None)
+        runner.decide_day(0)
+        st = runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
+        cards = st.interrupts[0].value["cards"]
+    assert cards, "the LM ordered nothing on day 0 of a steady shop"
+    for card in cards:  # each card shows what the model read and wrote, in the grammar
+        assert card["lm_prompt"].endswith("->") and parse_completion(card["lm_decision"])
+        assert "lm_prompt" not in card["proposed"]
+    first, rest = cards[0], cards[1:]
+    answer = {"by": "alice", "decisions": {
+        str(first["action_id"]): {"choice": "reject", "reason": "too much stock"},
+        **{str(c["action_id"]): {"choice": "accept"} for c in rest},
+    }}
+    with open_checkpointer(store.url) as saver:
+        out = answer_pending(store, saver, run_id, 0, answer)
+    assert out["finished"]
+    with store.session() as s:
+        plan = s.scalars(select(PlanRecord).where(PlanRecord.run_id == run_id)).one()
+        assert plan.policy == f"lm@{policy.version}" and len(policy.version) == 12
+        act = s.get(Action, first["action_id"])
+        assert act.proposed["lm_decision"] == first["lm_decision"]
+    store.close()
+
+    records, counts = records_from_store(db)
+    assert counts["actions"] == len(cards) and len(records) == len(cards)
+    verdicts = {r.verdict for r in records}
+    assert "reject" in verdicts and (not rest or "accept" in verdicts)
+    pairs, _ = preference_pairs(records)
+    rejected = parse_completion(first["lm_decision"])
+    assert any(p.why == "reject" and p.rejected.strip() == first["lm_decision"] for p in pairs)
+    assert rejected is not None
