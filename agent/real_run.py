@@ -11,10 +11,18 @@ The same daily graph as a simulated run (:mod:`agent.graph`), with a
 * ``--days N`` decides N days back to back, closing all but the last;
 * days whose sales have been imported since they were decided are over: the next run closes
   them first (catching up), then decides the new open day;
-* closing a day records, as feedback events, the imported sales of every decided day now
-  known (``outcome``) and every outbox line the merchant confirmed or failed
-  (``execution_confirmed`` / ``execution_failed``). There is no simulated profit: day
-  outcomes (``day_outcomes``) are not written for a real shop.
+* a decided day's **outcome** is recorded once the day is closed and its sales are imported,
+  whichever comes last (:func:`record_real_outcomes`: when a run closes days, when a run
+  starts, and after ``shopops import``): one ``day_outcomes`` row and one ``outcome``
+  feedback event per day, keyed like a simulated run's (``outcome:RUN:DAY``), so rerunning
+  or importing again never writes a second. What the history tells (:meth:`SqlShop.day_sales
+  <tools.real_shop.SqlShop.day_sales>`): units sold, revenue at the lines' prices, cost of
+  goods, stock-outs where a snapshot is dated that day, and the day's outbox lines the
+  merchant had confirmed by then. ``profit`` is the gross margin (revenue - cost of goods):
+  holding, ordering and lost-sales costs, which a simulated day adds, are not known. Later
+  confirmations do not rewrite an outcome; they arrive as their own events;
+* closing a day also records every outbox line the merchant confirmed or failed
+  (``execution_confirmed`` / ``execution_failed``).
 
 Signals are the sales averages (``ema``): the online models learn from simulated days only.
 """
@@ -34,13 +42,24 @@ from agent.approvals import Approver, make_approver
 from agent.context import AgentContext
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.store import Store, open_store
-from agent.store.models import FeedbackEvent, Run, Shop
+from agent.store.models import DayOutcome, FeedbackEvent, Run, Shop
 from tools.errors import ShopBackendError
 from tools.risk import ApprovalPolicy
 from tools.rules import RulesConfig, load_rules
 from tools.signals import EmaSignals
 
-__all__ = ["RealRunResult", "close_real_day", "drive_real", "load_real_context", "run_real_shop"]
+__all__ = [
+    "RealRunResult",
+    "close_real_day",
+    "drive_real",
+    "load_real_context",
+    "record_outcomes_for_source",
+    "record_real_outcomes",
+    "run_real_shop",
+]
+
+#: How a real day's ``profit`` is measured (in its outcome event's payload).
+PROFIT_BASIS = "gross margin: revenue - cost of goods (holding, ordering, lost sales unknown)"
 
 
 @dataclasses.dataclass
@@ -255,13 +274,9 @@ def close_real_day(ctx: AgentContext) -> dict[str, Any]:
                 f"holds day {day}; another process is running it"
             )
         out = shop.close_day(session=s)
+        run.current_day = day + 1
+        _record_outcomes(s, run, shop)
         events: list[dict[str, Any]] = []
-        for k in range(int(run.start_day), day + 1):
-            sales = shop.day_sales(k)
-            if sales["sales_known"]:
-                events.append({"event_key": f"outcome:{run_id}:{k}", "day": k,
-                               "kind": "outcome", "sku": None,
-                               "payload": {**sales, "source": "imported"}})
         for key, sku, status, params, reason, d in s.execute(
             select(OutboxRow.idempotency_key, OutboxRow.sku, OutboxRow.status, OutboxRow.params,
                    OutboxRow.reason, OutboxRow.day)
@@ -276,8 +291,117 @@ def close_real_day(ctx: AgentContext) -> dict[str, Any]:
         for e in events:
             if e["event_key"] not in have:
                 s.add(FeedbackEvent(run_id=run_id, **e))
-        run.current_day = day + 1
     return out
+
+
+def _record_outcomes(s: Any, run: Run, shop: Any) -> list[int]:
+    """In session ``s`` (``run`` locked): the outcomes of ``run``'s closed days not yet
+    recorded whose sales ``shop`` knows (see the module docstring); returns those days."""
+    from agent.store.realdata import OutboxRow
+
+    closed = range(int(run.start_day), int(run.current_day))
+    have = set(s.scalars(select(DayOutcome.day).where(DayOutcome.run_id == run.id)))
+    todo = [(k, sales) for k in closed if k not in have
+            for sales in [shop.day_sales(k)] if sales["sales_known"]]
+    if not todo:
+        return []
+    lines: dict[int, list[Any]] = {}
+    for row in s.execute(
+        select(OutboxRow.idempotency_key, OutboxRow.day, OutboxRow.sku, OutboxRow.kind,
+               OutboxRow.params, OutboxRow.status)
+        .where(OutboxRow.run_id == run.id, OutboxRow.day.in_([k for k, _ in todo]))
+        .order_by(OutboxRow.id)
+    ):
+        lines.setdefault(int(row.day), []).append(row)
+    keys = [f"outcome:{run.id}:{k}" for k, _ in todo]
+    events = set(s.scalars(select(FeedbackEvent.event_key).where(
+        FeedbackEvent.event_key.in_(keys))))
+    for (k, sales), key in zip(todo, keys, strict=True):
+        rows = lines.get(k, [])
+        done = [r for r in rows if r.status == "executed"]
+        outbox: dict[str, int] = {}
+        for r in rows:
+            outbox[r.status] = outbox.get(r.status, 0) + 1
+        totals: dict[str, float] = {
+            "sales": sales["units"],
+            "lines_applied": len(done),
+            "ordered": float(sum(float(r.params.get("quantity", 0)) for r in done
+                                 if r.kind == "restock")),
+            "promo_lines": sum(1 for r in done if r.kind == "promotion"),
+            "stock_known_skus": sales["stock_known_skus"],
+            "stockout_sku_days": sales["stockout_skus"],
+        }
+        breakdown = {"revenue": sales["revenue"], "cogs": sales["cogs"]}
+        profit = sales["revenue"] - sales["cogs"]
+        s.add(DayOutcome(run_id=run.id, day=k, profit=profit, breakdown=breakdown,
+                         totals=totals))
+        if key not in events:
+            s.add(FeedbackEvent(
+                event_key=key, run_id=run.id, day=k, kind="outcome", sku=None,
+                payload={"profit": profit, **totals, **sales, "source": "imported",
+                         "profit_basis": PROFIT_BASIS, "outbox": outbox,
+                         "executed": [{"key": r.idempotency_key, "sku": r.sku, "kind": r.kind,
+                                       "line": r.params} for r in done]},
+            ))
+    s.flush()
+    return [k for k, _ in todo]
+
+
+def record_real_outcomes(store: Store, run_id: str, shop: Any) -> list[int]:
+    """Record the outcomes of ``run_id``'s closed days whose sales are now imported.
+
+    Each day once (``day_outcomes`` is keyed on run and day; the run row is locked while
+    checking). ``shop`` is the run's :class:`~tools.real_shop.SqlShop` with the history as
+    imported now. Returns the days recorded.
+    """
+    with store.session() as s:
+        run = s.get(Run, run_id, with_for_update=True)
+        if run is None:
+            raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}; see `shopops status`")
+        return _record_outcomes(s, run, shop)
+
+
+def record_outcomes_for_source(store: Store, source: str
+                               ) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """After an import of ``source``: record the outcomes now known of every real-shop run
+    on it (runs with no closed day left unrecorded are skipped without opening their shop).
+
+    Returns the days recorded per run (runs that recorded none left out) and, per run whose
+    shop could not be opened (its shop file moved, say), the one-line reason; the import
+    itself stands either way, and the run's next ``shopops run`` records what is missing.
+    """
+    from agent.store.realdata_io import StoreShopData
+    from envs.errors import ShopOpsError
+    from tools.real_shop import SqlShop
+
+    with store.session() as s:
+        shops = {sid for sid, cfg in s.execute(
+            select(Shop.id, Shop.config).where(Shop.backend == "sql"))
+            if (cfg or {}).get("source") == source}
+        if not shops:
+            return {}, {}
+        runs = s.execute(
+            select(Run.id, Run.start_day, Run.current_day, Run.config)
+            .where(Run.shop_id.in_(shops), Run.kind == "run")
+            .order_by(Run.created_at)
+        ).all()
+        recorded = {rid: n for rid, n in s.execute(
+            select(DayOutcome.run_id, func.count()).where(
+                DayOutcome.run_id.in_([r.id for r in runs])).group_by(DayOutcome.run_id))}
+    done: dict[str, list[int]] = {}
+    failed: dict[str, str] = {}
+    for r in runs:
+        if recorded.get(r.id, 0) >= int(r.current_day) - int(r.start_day):
+            continue  # every closed day has its outcome
+        try:
+            shop = SqlShop.open(StoreShopData(store), r.config["shop_file"], run_id=r.id)
+        except ShopOpsError as exc:
+            failed[r.id] = str(exc)
+            continue
+        days = record_real_outcomes(store, r.id, shop)
+        if days:
+            done[r.id] = days
+    return done, failed
 
 
 def drive_real(store: Store, run_id: str, days: int, approver: Approver | None,
@@ -290,6 +414,7 @@ def drive_real(store: Store, run_id: str, days: int, approver: Approver | None,
     t0 = time.perf_counter()
     ctx = load_real_context(store, run_id)
     shop = ctx.shop
+    record_real_outcomes(store, run_id, shop)  # closed days whose sales came since
 
     def outbox_rows() -> int:
         with store.session() as s:

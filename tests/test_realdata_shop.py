@@ -194,6 +194,7 @@ def test_imported_sales_close_the_decided_day(db, tmp_path):
             FeedbackEvent.kind == "outcome", FeedbackEvent.day == 0))
     st.close()
     assert ev["sales_known"] and ev["units"] == 4.0 and ev["date"] == "2024-03-01"
+    assert ev["revenue"] == 16.0 and ev["profit"] == 16.0 - 4 * 2.0  # A's unit cost is 2
 
 
 def test_outbox_export_confirm_round_trip(db, tmp_path):

@@ -528,20 +528,50 @@ class SqlShop:
         return out
 
     def day_sales(self, day: int) -> dict[str, Any]:
-        """Imported sales of the shop's series on shop day ``day`` (units, revenue)."""
+        """Imported sales of the shop's series on shop day ``day``: what the day realised.
+
+        ``{"day", "date", "sales_known", "units", "revenue", "revenue_basis", "cogs",
+        "by_sku", "stock_known_skus", "stockout_skus"}``; ``sales_known`` is False (and the
+        figures 0) while no sales for the date are imported.
+
+        * ``revenue``: the lines' own unit prices where imported (``revenue_basis``
+          ``"line prices"``), else units x list price (``"list prices"``: weekly data, spread
+          over its days, or lines without a price);
+        * ``cogs``: units x unit cost (the products table's, else the default margin's);
+        * ``by_sku``: units per series that sold;
+        * stock-outs are known only where a stock snapshot is dated that day:
+          ``stock_known_skus`` counts the snapshots, ``stockout_skus`` those at or below 0.
+        """
         import pandas as pd
 
         date = self.date_of(day)
         known = self._hist.known_through is not None and date <= self._hist.known_through
-        out = {"day": int(day), "date": str(date), "sales_known": bool(known),
-               "units": 0.0, "revenue": 0.0}
-        if known:
-            daily = self._hist.daily
-            ts = pd.Timestamp(date)
-            if ts in daily.index:
-                units = daily.loc[ts].to_numpy(dtype=float)
-                out["units"] = float(units.sum())
-                out["revenue"] = float((units * self.list_price).sum())
+        out: dict[str, Any] = {"day": int(day), "date": str(date), "sales_known": bool(known),
+                               "units": 0.0, "revenue": 0.0, "revenue_basis": "list prices",
+                               "cogs": 0.0, "by_sku": {}, "stock_known_skus": 0,
+                               "stockout_skus": 0}
+        if not known:
+            return out
+        ts = pd.Timestamp(date)
+        daily = self._hist.daily
+        if ts in daily.index:
+            units = daily.loc[ts].to_numpy(dtype=float)
+            out["units"] = float(units.sum())
+            out["revenue"] = float((units * self.list_price).sum())
+            out["cogs"] = float((units * self.unit_cost).sum())
+            out["by_sku"] = {s: float(u) for s, u in zip(self.sku_ids, units, strict=True) if u}
+        sales = self._hist.frames["sales"]
+        if self.mapping.grain != "week" and "unit_price" in sales and out["units"]:
+            lines = sales[sales["date"].dt.normalize() == ts]
+            price = lines["unit_price"].fillna(lines["series"].map(
+                dict(zip(self.sku_ids, self.list_price, strict=True))))
+            out["revenue"] = float((lines["quantity"] * price).sum())
+            out["revenue_basis"] = "line prices"
+        stock = self._hist.frames.get("stock")
+        if stock is not None:
+            snap = stock[(stock["date"] == ts) & stock["series"].isin(self.sku_index)]
+            out["stock_known_skus"] = int(snap["series"].nunique())
+            out["stockout_skus"] = int(snap.loc[snap["on_hand"] <= 0, "series"].nunique())
         return out
 
     # ------------------------------------------------------------------ what-if

@@ -64,12 +64,14 @@ def import_data(
 ) -> None:
     """Import a shop's history into the store: clean sales lines, prices, promotions, stock
     snapshots, receipts and products, and every quarantined line with its reason, file and
-    row. Importing the same file again adds nothing.
+    row. Importing the same file again adds nothing. Days a real-shop run decided whose sales
+    this import brings get their outcome recorded (once).
     """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
+    from agent.real_run import record_outcomes_for_source
     from agent.store import open_store
     from agent.store.realdata_io import import_into_store
     from online.ingest_real.cleaning import RULES
@@ -84,10 +86,12 @@ def import_data(
             rep = import_into_store(
                 store, m, data, progress=lambda k, n: bar.update(task, completed=k, total=n)
             )
+        outcomes, not_opened = record_outcomes_for_source(store, m.name)
     finally:
         store.close()
     if json:
-        typer.echo(_json.dumps({**rep.to_dict(), "db": store.safe_url}))
+        typer.echo(_json.dumps({**rep.to_dict(), "db": store.safe_url,
+                                "outcomes_recorded": outcomes, "outcomes_skipped": not_opened}))
         return
     console = Console()
     t = Table(title=f"Import {m.name} into {store.safe_url}")
@@ -104,6 +108,11 @@ def import_data(
         q.add_row(rule, f"{rep.counts.get(rule, 0):,}")
     q.add_row("[b]lines in / kept[/b]", f"{rep.lines_in:,} / {rep.lines_clean:,}")
     console.print(q)
+    for run_id, days in outcomes.items():
+        console.print(f"run {run_id}: outcomes recorded for days {days} (sales now imported)")
+    for run_id, why in not_opened.items():
+        console.print(f"[yellow]run {run_id}: outcomes not recorded now ({why}); the run's "
+                      "next `shopops run` records them[/yellow]")
 
 
 def clean_report(
