@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 
 from agent.approvals import Approver, make_approver
 from agent.context import AgentContext
+from agent.defaults import DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.store import Store, open_store
 from agent.store.models import DayOutcome, FeedbackEvent, Run, Shop
@@ -143,7 +144,7 @@ def run_real_shop(
     shop: str,
     *,
     days: int = 1,
-    policy: str = "base_stock",
+    policy: str = DEFAULT_POLICY,
     approval_mode: str = "risky",
     approver: str | Approver | None = None,
     threshold: float = 0.5,

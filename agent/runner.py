@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, select
 
 from agent.approvals import Approver, make_approver, validate_answer
 from agent.context import AgentContext
+from agent.defaults import DEFAULT_POLICY
 from agent.errors import AgentConfigError, ApprovalError, RunNotFoundError, RunStateError
 from agent.state import thread_id
 from agent.store import Store, open_store
@@ -85,7 +86,7 @@ class RunOptions:
 
     scenario: Any = "steady"  # a name, a path or a ScenarioSpec
     seed: int = 0
-    policy: str = "base_stock"
+    policy: str = DEFAULT_POLICY
     approval: ApprovalPolicy = dataclasses.field(default_factory=ApprovalPolicy)
     rules_path: str | None = None
     shop_id: str | None = None
@@ -575,7 +576,7 @@ def run_simulated(
     approver: str | Approver | None = "scripted",
     db_url: str | None = None,
     *,
-    policy: str = "base_stock",
+    policy: str = DEFAULT_POLICY,
     seed: int = 0,
     rules_path: str | None = None,
     signals: str = "auto",
@@ -633,7 +634,7 @@ def run_shop_days(
     *,
     scenario: str = "steady",
     days: int = 1,
-    policy: str = "base_stock",
+    policy: str = DEFAULT_POLICY,
     approval_mode: str = "risky",
     approver: str | Approver | None = None,
     threshold: float = 0.5,

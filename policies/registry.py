@@ -109,7 +109,7 @@ POLICY_INFO: dict[str, str] = {
     "mpc": "lookahead planner: candidate plans scored on sampled futures (forks)",
     "oracle": "clairvoyant upper bound: knows the realised demand noise",
     "ppo": "stable-baselines3 PPO trained on the Gymnasium env",
-    "lm": "small causal LM (SFT on the tuned heuristic) deciding per SKU in a strict grammar",
+    "lm": "small causal LM (imitates the MPC expert, then RL) deciding per SKU in a grammar",
 }
 
 #: Policies that read the realised future (their profit is a bound, not a result).

@@ -78,7 +78,7 @@ def test_prompts_are_short_single_lines_with_bucketed_numbers(sim: MarketSimulat
     vocab = set(codec.vocabulary_words())
     for p in prompts:
         words = p.split(" ")
-        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 22
+        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 26
         assert words[0].startswith("cat=") and words[1].startswith("name=")
         assert set(words[2:]) <= vocab  # every number lands in a known bucket
 

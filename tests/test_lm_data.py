@@ -133,3 +133,24 @@ def test_policy_continuation_scores_the_policys_own_advantage(stocked_state) -> 
     assert first[0] == first[2] == 0.0
     assert first[1] != 0.0  # another decision does make a difference
     assert reward.policy_scores(items) == first
+
+
+def test_carry_cost_charges_left_over_stock_and_backlog() -> None:
+    pytest.importorskip("torch")
+    from policies.lm.codec import LMCodec
+    from policies.lm.rewards import SimulatorReward
+
+    sim = MarketSimulator.from_scenario("classic", seed=1000)  # holding 20 % a day
+    codec = LMCodec(sim)
+    base = SimulatorReward.carry_cost(sim, 0, codec)
+    sim.state.m[_row("ON_HAND"), 0] += 40  # 40 more units on the shelf
+    assert SimulatorReward.carry_cost(sim, 0, codec) > base + 40 * 1.0  # > 1 day of holding
+    while not sim.done:
+        sim.step(None)
+    assert SimulatorReward.carry_cost(sim, 0, codec) == 0.0  # after the end, leftovers are free
+
+
+def _row(name: str) -> int:
+    from envs import kernel
+
+    return getattr(kernel, name)

@@ -20,9 +20,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pending_run(db: str, shop_id: str, days: int = 1, seed: int = 0) -> RunSummary:
-    """``shopops run --approver none`` in confirm mode: every decision of ``days`` waits."""
+    """``shopops run --approver none`` in confirm mode: every decision of ``days`` waits.
+
+    The base-stock heuristic decides (its 50+ first-days orders are what the load test
+    needs; the console's behaviour does not depend on the policy)."""
     return run_shop_days(
         scenario="steady",
+        policy="base_stock",
         days=days,
         approval_mode="confirm",
         approver=None,

@@ -15,6 +15,8 @@ from typing import Annotated
 
 import typer
 
+from agent.defaults import DEFAULT_POLICY
+
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.command("demo")(demo)
@@ -24,7 +26,7 @@ def demo(
     scenario: Annotated[str, typer.Option(help="Scenario name or YAML path.")] = "steady",
     days: Annotated[int, typer.Option(help="Simulated days the agent runs.")] = 28,
     seed: Annotated[int, typer.Option(help="Episode seed (0-999 are report seeds).")] = 0,
-    policy: Annotated[str, typer.Option(help="The agent's decision policy.")] = "base_stock",
+    policy: Annotated[str, typer.Option(help="The agent's decision policy.")] = DEFAULT_POLICY,
     approval_mode: Annotated[
         str, typer.Option(help="auto | confirm | risky (only risky actions wait).")
     ] = "risky",

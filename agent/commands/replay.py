@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from agent.defaults import DEFAULT_POLICY
+
 #: KPIs of each re-simulated variant shown in the replay table (eval's definitions).
 _TABLE_KPIS = (
     "profit",
@@ -28,7 +30,7 @@ def replay(
     scenario: Annotated[
         str | None, typer.Argument(help="Scenario to replay with the agent.")
     ] = None,
-    policy: Annotated[str, typer.Option(help="Decision policy.")] = "base_stock",
+    policy: Annotated[str, typer.Option(help="Decision policy.")] = DEFAULT_POLICY,
     days: Annotated[int | None, typer.Option(help="Days (default: the whole horizon).")] = None,
     seed: Annotated[int, typer.Option(help="Episode seed (0-999 are report seeds).")] = 0,
     approval_mode: Annotated[str, typer.Option(help="auto | confirm | risky.")] = "risky",

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from agent.defaults import DEFAULT_POLICY
+
 _DB_HELP = "Store URL or SQLite file (default $SHOPOPS_DB or ~/.shopops/shopops.db)."
 
 
@@ -18,7 +20,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 def run(
     scenario: Annotated[str, typer.Option(help="Scenario of a new simulated shop.")] = "steady",
     days: Annotated[int, typer.Option(help="Days to run back to back (progress bar).")] = 1,
-    policy: Annotated[str, typer.Option(help="Decision policy (registry name).")] = "base_stock",
+    policy: Annotated[str, typer.Option(help="Decision policy (registry name).")] = DEFAULT_POLICY,
     approval_mode: Annotated[
         str, typer.Option(help="auto | confirm | risky (only actions above the threshold wait).")
     ] = "risky",

@@ -97,7 +97,8 @@ def train_sft(
     ] = 0.0,
     jobs: Annotated[int, typer.Option(help="Worker processes for the demonstrations.")] = 1,
     expert: Annotated[
-        str | None, typer.Option(help="Expert policy (default: base_stock_tuned; mpc works).")
+        str | None, typer.Option(help="Expert policy (default: mpc; base_stock_tuned is "
+                                 "200x faster).")
     ] = None,
     base_model: Annotated[
         str | None, typer.Option(help="Local HF causal-LM folder instead of the tiny model.")
@@ -149,7 +150,7 @@ def train_rl(
         "artifacts/lm/rl"
     ),
     scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
-        "steady,festival,disruption,drift,fresh"
+        "steady,festival,disruption,drift,fresh,classic"
     ),
     seeds: Annotated[
         str, typer.Option(help="Training seeds (1000 and up) for the rollouts.")
@@ -194,10 +195,14 @@ def train_rl(
 ) -> None:
     """Stage 2: improve the LM policy against the simulator with TRL's GRPOTrainer (PPO-style).
 
-    Prompts are states from the current policy's own rollouts; each sampled completion is
-    applied on a fork sharing one random future and scored by the profit over the next H
-    days relative to the expert's action. Ratio clipping, several passes per batch and a KL
-    term to the starting policy; LoRA by default. Saves <out>/model with train_record.json.
+    Prompts are SKU-mornings from the current policy's own rollouts. Each sampled completion
+    is applied on forks sharing one random future; the policy being trained decides the SKU
+    on the following mornings (--continuation policy; 'hold' and 'expert' are the
+    alternatives) while the tuned heuristic runs the rest of the shop, and the completion is
+    scored by the profit over the next H days, less what the SKU's left-over stock will
+    still cost, relative to the policy's greedy decision. Ratio clipping, several passes per
+    batch, a KL term to the starting policy, unscaled group advantages; LoRA by default.
+    Saves <out>/model with train_record.json.
     """
     import os
 
@@ -388,7 +393,7 @@ def bench_lm_eval(
     sft: Annotated[str, typer.Option(help="LM checkpoint after SFT.")] = "artifacts/lm/sft/model",
     rl: Annotated[str, typer.Option(help="LM checkpoint after RL.")] = "artifacts/lm/rl/model",
     baselines: Annotated[str, typer.Option(help="Registered policies to compare.")] = (
-        "base_stock_tuned,ppo,oracle"
+        "mpc,base_stock_tuned,ppo,oracle"
     ),
     scenarios: Annotated[str, typer.Option(help="Scenarios (held-out new_category included).")] = (
         "steady,festival,disruption,drift,fresh,new_category,classic"

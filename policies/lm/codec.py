@@ -26,6 +26,11 @@ same words mean the same thing for a slow and a fast SKU. Fields, in order:
 ``shelf``   shelf life in days (0: not perishable); ``exp`` units near expiry, in days
 ``maxd``    the category's maximum discount in percent
 ``moq``     the supplier's minimum order quantity, in days of forecast
+``ofc``     the supplier's fixed cost per purchase order, in days of the SKU's gross margin
+``hold``    holding cost per unit-day, in percent of the unit cost
+``bo``      1 when unmet demand waits as a backorder, 0 when it is lost
+``pen``     shortage cost in percent of the price: per backordered unit-day (``bo=1``) or
+            per lost unit (``bo=0``)
 ``end``     days left in the planning horizon
 ==========  ===============================================================================
 
@@ -80,6 +85,7 @@ _STREAK = (0, 1, 3, 7, 14, 28)
 _FEST = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 60, 365)
 _SHELF = (0, 2, 4, 7, 10, 14, 30)
 _END = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 60, 120)
+_HOLD = (0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
 
 
 def sanitize_name(text: str, limit: int = 24) -> str:
@@ -163,6 +169,15 @@ class LMCodec:
         self._ramp = np.maximum(np.asarray(c.ramp_days, dtype=float), 1.0)
         self._launch_forecast = np.asarray(c.base_demand, dtype=float)
         self._has_launch = bool(np.any(self._launch > 0))
+        costs = sim.spec.costs
+        self._order_cost = np.asarray(c.sup_order_cost, dtype=float)[np.asarray(c.supplier)]
+        backorders = bool(sim.spec.backorders)
+        shortage = costs.backorder_rate_per_day if backorders else costs.lost_sale_penalty_rate
+        self._cost_words = " ".join((
+            "hold=" + _bucket(np.array([100.0 * costs.holding_rate_per_day]), _HOLD)[0],
+            f"bo={int(backorders)}",
+            "pen=" + _bucket(np.array([100.0 * shortage + 1e-6]), _PCT5)[0],
+        ))
         self._restock = np.asarray(RESTOCK_LEVELS[1:], dtype=float)
         self._disc = np.asarray(DISCOUNT_LEVELS[1:], dtype=float)
         self._days = np.asarray(PROMO_DAYS[1:], dtype=float)
@@ -219,6 +234,10 @@ class LMCodec:
             ["exp=" + v for v in _bucket(view.expiring_soon / daily, _DAYS)],
             ["maxd=" + v for v in _bucket(100.0 * view.max_discount + 1e-6, _PCT10)],
             ["moq=" + v for v in _bucket(view.moq / daily, _DAYS)],
+            ["ofc=" + v for v in _bucket(
+                self._order_cost / np.maximum(daily * (view.list_price - view.unit_cost), 1e-3),
+                _DAYS)],
+            [self._cost_words] * self.n,
             [f"end={v}" for v in _bucket(np.full(self.n, self.horizon - view.day), _END)],
         ]
         return [" ".join(words) + " " + PROMPT_END for words in zip(*cols, strict=True)]
@@ -233,7 +252,8 @@ class LMCodec:
             "dow": range(7), "dem": _DEM, "trend": _RATIO, "last": _LAST, "stock": _DAYS,
             "pipe": _DAYS, "back": _DAYS, "lead": _LEAD, "margin": _PCT5, "price": _PRICE,
             "disc": _PCT10, "left": _LEFT, "streak": _STREAK, "fest": _FEST, "shelf": _SHELF,
-            "exp": _DAYS, "maxd": _PCT10, "moq": _DAYS, "end": _END,
+            "exp": _DAYS, "maxd": _PCT10, "moq": _DAYS, "ofc": _DAYS, "hold": _HOLD,
+            "bo": (0, 1), "pen": _PCT5, "end": _END,
         }
         return [f"{k}={v:g}" for k, edges in fields.items() for v in edges] + [PROMPT_END]
 

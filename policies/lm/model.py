@@ -91,6 +91,11 @@ def load_lm(path: str | Path, dtype: str = "float32") -> tuple[Any, Any]:
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    # a tiny checkpoint loads in milliseconds; its per-tensor progress bar would only
+    # clutter the output of commands (and break ``--json``)
+    hf_logging.disable_progress_bar()
 
     p = Path(path)
     if not p.is_dir():

@@ -23,7 +23,11 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
      ``Q_pi(s, a) - V_pi(s)`` (H-step Monte Carlo, no bootstrap), as PPO does; the
      reference is the policy's greedy decision;
 
-3. the reward is the shop's profit over those H days minus the same profit under the
+3. the SKU's stock and backlog left at the end are charged what they will still cost
+   (:meth:`SimulatorReward.carry_cost`; without it a truncated rollout makes left-over
+   stock look free, and RL learns to over-stock: measured on ``classic``, where holding
+   is 20 % of the cost a day, average stock 24 -> 39 units after RL);
+4. the reward is the shop's profit over those H days minus the same profit under the
    reference (``"hold"`` and ``"expert"``: the expert runs the SKU from day 0; ``"policy"``:
    the policy's greedy decision), averaged over the futures and divided by one day of the
    SKU's revenue (``price x forecast``), so SKUs of every size weigh alike.
@@ -238,8 +242,30 @@ class SimulatorReward:
                         mine.duration[i] = 0
                     _override(plan, mine, i)
                 total += sim.step(plan, validate=False).profit
+            total -= self.carry_cost(sim, i, codec)
         return total / self.n_futures
 
+
+    @staticmethod
+    def carry_cost(sim: MarketSimulator, i: int, codec: LMCodec) -> float:
+        """What SKU ``i``'s stock and backlog left after H days will still cost.
+
+        Profit books a unit's cost when it sells, so stock left at the end of a truncated
+        rollout would look free and every rollout would favour a little more. Stock ``x``
+        (on hand + on order) is used up at the forecast rate ``d`` in ``x / d`` days,
+        holding ``x / 2`` on average: ``holding x unit cost x x^2 / (2 d)``; a backlog ``b``
+        waits ``b / (2 d)`` days on average: ``backorder rate x price x b^2 / (2 d)``.
+        Zero once the episode is over (leftovers then cost nothing in the episode either).
+        """
+        if sim.done:
+            return 0.0
+        view = sim.view()
+        d = float(codec.forecast(view)[i])
+        costs = sim.spec.costs
+        x = float(view.on_hand[i] + view.on_order[i])
+        b = float(view.backlog[i])
+        return (costs.holding_rate_per_day * float(view.unit_cost[i]) * x * x
+                + costs.backorder_rate_per_day * float(view.list_price[i]) * b * b) / (2 * d)
 
     def attach_policy(self, model: Any, tokenizer: Any) -> None:
         """The model (and tokenizer) that continues after day 0 with ``"policy"``."""
@@ -294,6 +320,8 @@ class SimulatorReward:
                 )
                 _override(plan, mine, st.sku)
                 totals[u] += sim.step(plan, validate=False).profit
+        for u, st, _, sim in runs:
+            totals[u] -= self.carry_cost(sim, st.sku, self.bank.codec(st))
         profit = dict(zip(keys, totals / self.n_futures, strict=True))
         return [
             (profit[(sid, d)] - profit[(sid, None)]) / self.bank[sid].scale for sid, d in items

@@ -40,7 +40,7 @@ from policies.lm.sft import LoraSettings
 
 __all__ = ["RLRunConfig", "collect_states", "compare_policies", "train_rl"]
 
-_RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh")
+_RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh", "classic")
 
 
 @dataclasses.dataclass

@@ -67,7 +67,7 @@ class SFTRunConfig:
     )
     expert: str | None = field(
         default=None, metadata={"help": "Expert policy name (None: demos.DEFAULT_EXPERT, the "
-                                         "tuned base-stock heuristic)."}
+                                         "mpc lookahead planner)."}
     )
     drivers: tuple[str, ...] = field(
         default=("expert",),

@@ -11,9 +11,11 @@ draws a new shop around a training scenario so demonstrations cover those words:
   cost by 0.5-2x;
 * each category's demand level scaled by 0.3-3x; with probability 0.35 a non-perishable
   category launches on a day in 10-60 with a 7-28-day ramp;
-* festivals moved by up to 30 days either way.
+* festivals moved by up to 30 days either way;
+* the holding cost rate scaled by 0.3-3x (and, one time in eight, set to 1-20 % a day, the
+  textbook case), the lost-sale and backorder penalties by 0.5-2x.
 
-Variants never change the cost model, the horizon or the event kinds, are never
+Variants never change the horizon, backorder mode or event kinds, are never
 ``held_out``, and are named ``<scenario>-v<index>``. Everything is a pure function of
 ``(spec, index, seed)`` (the scenario's name is part of the random stream): the same call
 gives the same variant.
@@ -75,6 +77,15 @@ def training_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
                 and rng.random() < _LAUNCH_PROBABILITY):
             c["launch_day"] = int(rng.integers(10, 61))
             c["ramp_days"] = int(rng.integers(7, 29))
+    costs = data["costs"]
+    costs["holding_rate_per_day"] = float(
+        rng.uniform(0.01, 0.2) if rng.random() < 0.125
+        else min(costs["holding_rate_per_day"] * rng.uniform(0.3, 3.0), 0.3)
+    )
+    costs["lost_sale_penalty_rate"] = float(costs["lost_sale_penalty_rate"] * rng.uniform(0.5, 2))
+    costs["backorder_rate_per_day"] = float(
+        min(costs["backorder_rate_per_day"] * rng.uniform(0.5, 2.0), 1.0)
+    )
     horizon = int(data["horizon_days"])
     for ev in data.get("events", []):
         if ev.get("kind") == "festival":
