@@ -120,7 +120,9 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 # ---------------------------------------------------------------------------- plan
 #: Keys of a proposed line that are records, not arguments of the tool that carries it out.
-_NOT_TOOL_ARGS = frozenset({"kind", "lm_prompt", "lm_decision"})
+#: What a language-model policy read and wrote for a line (feedback training reads these).
+_LM_KEYS = ("lm_prompt", "lm_decision")
+_NOT_TOOL_ARGS = frozenset({"kind", *_LM_KEYS})
 
 
 @_timed("plan")
@@ -425,6 +427,7 @@ def _card(
     fc = float(snap.mean_daily[p])
     cover = float(risk["cover_days"][p])
     top = max(parts, key=parts.get) if parts else "none"
+    proposed = a.proposed or {}
     card: dict[str, Any] = {
         "action_id": int(a.id),
         "run_id": run_id,
@@ -433,11 +436,8 @@ def _card(
         "kind": a.kind,
         "summary": line_summary(a.params),
         "line": a.params,
-        "proposed": {k: v for k, v in (a.proposed or {}).items() if k not in _NOT_TOOL_ARGS
-                     or k == "kind"},
-        # what a language-model policy read and wrote (feedback training reads these)
-        **{k: (a.proposed or {})[k] for k in ("lm_prompt", "lm_decision")
-           if k in (a.proposed or {})},
+        "proposed": {k: v for k, v in proposed.items() if k not in _LM_KEYS},
+        **{k: proposed[k] for k in _LM_KEYS if k in proposed},
         "risk": {"score": round(score, 4), "top": top, "parts": parts},
         "why": {
             "forecast_per_day": round(fc, 3),
