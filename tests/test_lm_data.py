@@ -115,7 +115,7 @@ def test_policy_continuation_scores_the_policys_own_advantage(stocked_state) -> 
     bank, sid = stocked_state
     reward = SimulatorReward(bank, horizon=7, n_futures=2, continuation="policy")
     with pytest.raises(LMConfigError, match="attach_policy"):
-        reward.policy_scores([(sid, Decision(7, 0, 0))])
+        reward.scores([(sid, Decision(7, 0, 0))])
     model, tok = load_lm(DEFAULT_CHECKPOINT)
     reward.attach_policy(model, tok)
     st = bank[sid]
@@ -129,10 +129,10 @@ def test_policy_continuation_scores_the_policys_own_advantage(stocked_state) -> 
     mine = parse_completion(greedy.completions([prompt]).texts[0])
     other = Decision(28, 50, 14) if mine != Decision(28, 50, 14) else Decision(0, 0, 0)
     items = [(sid, mine), (sid, other), (sid, mine)]
-    first = reward.policy_scores(items)
+    first = reward.scores(items)
     assert first[0] == first[2] == 0.0
     assert first[1] != 0.0  # another decision does make a difference
-    assert reward.policy_scores(items) == first
+    assert reward.scores(items) == first
 
 
 def test_carry_cost_charges_left_over_stock_and_backlog() -> None:
@@ -148,6 +148,32 @@ def test_carry_cost_charges_left_over_stock_and_backlog() -> None:
     while not sim.done:
         sim.step(None)
     assert SimulatorReward.carry_cost(sim, 0, codec) == 0.0  # after the end, leftovers are free
+
+
+def test_carry_cost_charges_perishable_stock_that_will_expire_as_waste() -> None:
+    """Stock a perishable SKU cannot sell before its shelf life ends is charged as waste."""
+    pytest.importorskip("torch")
+    from policies.lm.codec import LMCodec
+    from policies.lm.rewards import SimulatorReward
+
+    sim = MarketSimulator.from_scenario("fresh", seed=1000)
+    codec = LMCodec(sim)
+    i = int(np.flatnonzero(sim.catalog.shelf_life == 4)[0])  # bakery: 4 days
+    pantry = int(np.flatnonzero(sim.catalog.shelf_life == 0)[0])
+    p = int(np.flatnonzero(np.flatnonzero(sim.catalog.perishable) == i)[0])
+    d = float(codec.forecast(sim.view())[i])
+    sim.state.m[_row("ON_HAND"), i] = 0.0
+    sim.state.ages[:, p] = 0.0
+    assert SimulatorReward.expected_waste(sim, i, d) == 0.0
+    sim.state.m[_row("ON_HAND"), i] = 10 * d  # fresh today: 4 days sell at most 4 d
+    sim.state.ages[0, p] = 10 * d
+    assert SimulatorReward.expected_waste(sim, i, d) == pytest.approx(6 * d)
+    sim.state.ages[0, p], sim.state.ages[2, p] = 0.0, 10 * d  # 2 days old: 2 days left
+    assert SimulatorReward.expected_waste(sim, i, d) == pytest.approx(8 * d)
+    waste_cost = 8 * d * (sim.catalog.unit_cost[i] + sim.spec.costs.waste_disposal_cost)
+    assert SimulatorReward.carry_cost(sim, i, codec) >= waste_cost
+    sim.state.m[_row("ON_HAND"), pantry] += 10 * d
+    assert SimulatorReward.expected_waste(sim, pantry, d) == 0.0  # does not perish
 
 
 def _row(name: str) -> int:

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 from envs import MarketSimulator  # noqa: E402
 from policies.base import DoNothing  # noqa: E402
 from policies.base_stock import BaseStockPolicy  # noqa: E402
+from policies.lm.errors import LMConfigError  # noqa: E402
 from policies.lm.grammar import Decision  # noqa: E402
 from policies.lm.rewards import SimulatorReward, StateBank, make_state  # noqa: E402
 
@@ -112,6 +113,29 @@ def test_reward_is_deterministic_and_prefers_restocking_an_empty_shelf(starving_
     assert sim.day == day  # scoring never moves the saved state
 
 
+def test_policy_continuation_holding_the_decision_prices_no_order(starving_state) -> None:
+    """With the policy taking over the next morning, "no order" on an empty shelf costs a
+    day at most; kept for a week (``hold_days=7``) it costs what a week without
+    orders costs, and the expert tail after H prices the state H leaves behind."""
+    from policies.lm.model import load_lm
+    from policies.lm.policy import DEFAULT_CHECKPOINT
+    from policies.lm.rewards import SimulatorReward
+
+    bank, sid, _ = starving_state
+    model, tok = load_lm(DEFAULT_CHECKPOINT)
+    never = Decision(0, 0, 0)
+    scores = {}
+    for hold, tail in ((1, 0), (7, 0), (7, 7)):
+        reward = SimulatorReward(bank, horizon=10, n_futures=2, continuation="policy",
+                                 hold_days=hold, tail_days=tail)
+        reward.attach_policy(model, tok)
+        scores[(hold, tail)] = reward.score(sid, never)
+    assert scores[(7, 0)] < scores[(1, 0)] - 0.5 < 0.0
+    assert scores[(7, 7)] != scores[(7, 0)]  # the tail days are simulated and counted
+    with pytest.raises(LMConfigError, match="hold_days"):
+        SimulatorReward(bank, horizon=5, continuation="policy", hold_days=6)
+
+
 def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) -> None:
     bank, sid, _ = starving_state
     logged: dict[str, float] = {}
@@ -126,7 +150,6 @@ def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) ->
 
 def test_training_refuses_report_seeds() -> None:
     from policies.lm.demos import check_training_seeds
-    from policies.lm.errors import LMConfigError
 
     check_training_seeds([1000, 1500])
     with pytest.raises(LMConfigError, match=r"seeds \[3\] are reporting seeds"):

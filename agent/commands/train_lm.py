@@ -88,6 +88,14 @@ def train_sft(
                           "'expert' (the expert itself), 'lm' or 'lm:<checkpoint>' (the "
                           "student drives, the expert labels: DAgger), or a policy name.")
     ] = "expert",
+    hold_days: Annotated[
+        int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
+                          "(order-up-to rule, no new promotion) before the policy takes over.")
+    ] = 7,
+    tail_days: Annotated[
+        int, typer.Option(help="Days after H in which the expert runs the SKU in every scored "
+                          "run alike (prices the state H leaves behind).")
+    ] = 7,
     variants: Annotated[
         int, typer.Option(help="Randomised shops per scenario and seed (domain "
                           "randomisation: lead times, order minimums, demand, launches).")
@@ -173,6 +181,22 @@ def train_rl(
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
+    hold_days: Annotated[
+        int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
+                          "(order-up-to rule, no new promotion) before the policy takes over.")
+    ] = 7,
+    tail_days: Annotated[
+        int, typer.Option(help="Days after H in which the expert runs the SKU in every scored "
+                          "run alike (prices the state H leaves behind).")
+    ] = 7,
+    variants: Annotated[
+        int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
+                          "scenario itself (other lead times, costs, launches).")
+    ] = 0,
+    temperature: Annotated[
+        float, typer.Option(help="Sampling temperature of the completions (exploration; the "
+                            "greedy policy is unchanged by it).")
+    ] = 1.0,
     continuation: Annotated[
         str, typer.Option(help="After day 0 the scored SKU is run by the 'policy' being "
                           "trained, 'hold's its decision for H days, or is run by the 'expert'.")
@@ -217,8 +241,10 @@ def train_rl(
         lora=lora, feedback_from=feedback_from, feedback_weight=feedback_weight,
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
-        scale_rewards=scale_rewards, learning_rate=learning_rate,
-        beta=beta, seed=seed, threads=threads, device=device, report_to=report_to,
+        variants=variants, temperature=temperature, hold_days=hold_days,
+        tail_days=tail_days, scale_rewards=scale_rewards,
+        learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
+        report_to=report_to,
         eval_seeds=_seeds(eval_seeds) if eval_seeds.strip() else (),
     )
     console = Console()

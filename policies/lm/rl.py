@@ -59,6 +59,10 @@ class RLRunConfig:
         default=(1010, 1011, 1012, 1013),
         metadata={"help": "Training seeds; round k uses seed k mod n."}
     )
+    variants: int = field(
+        default=0, metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
+                                     "seed rolled out next to the scenario itself."}
+    )
     lora: bool = field(default=True, metadata={"help": "Train LoRA adapters (else all weights)."})
     lora_settings: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=32))
     feedback_from: str | None = field(
@@ -92,6 +96,16 @@ class RLRunConfig:
                                             "'hold' (the same decision for H days) or 'expert' "
                                             "(see policies.lm.rewards)."}
     )
+    hold_days: int = field(
+        default=7, metadata={"help": "With 'policy': the completion's decision is kept for "
+                                     "this many days, at most H (an order-up-to rule, no new "
+                                     "promotion) before the policy takes over (1: day 0 "
+                                     "only)."}
+    )
+    tail_days: int = field(
+        default=7, metadata={"help": "Days after H in which the expert runs the SKU in every "
+                                     "scored run alike (prices the state H leaves behind)."}
+    )
     scale_rewards: str = field(
         default="none", metadata={"help": "Advantage scaling: 'none' (reward minus the group "
                                           "mean, Dr. GRPO), 'group' or 'batch' (divide by the "
@@ -118,6 +132,12 @@ class RLRunConfig:
                      "threads"):
             if getattr(self, name) < 1:
                 raise LMConfigError(f"RLRunConfig.{name} must be >= 1; got {getattr(self, name)}")
+        if self.hold_days < 1 or self.tail_days < 0:
+            raise LMConfigError(f"need hold_days >= 1 and tail_days >= 0; got "
+                                f"{self.hold_days} and {self.tail_days}")
+        if self.variants < 0 or self.temperature <= 0:
+            raise LMConfigError(f"need variants >= 0 and temperature > 0; got {self.variants} "
+                                f"and {self.temperature}")
         if self.num_generations < 2:
             raise LMConfigError(
                 f"num_generations must be >= 2 (advantages compare a prompt's samples); "
@@ -181,50 +201,58 @@ class RLRunConfig:
 def collect_states(
     model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
     bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, variants: int = 0,
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
-    The tuned base-stock heuristic gives each morning's reference plan and runs the shop
-    after day 0 in the rewards.
+    Each scenario and seed is rolled out as itself and as ``variants`` randomised shops
+    (:func:`policies.lm.variants.training_variant`, named ``<scenario>-v<k>``). The tuned
+    base-stock heuristic gives each morning's reference plan and runs the shop after day 0
+    in the rewards.
 
     Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
     """
+    from envs.scenario import load_scenario
     from envs.simulator import MarketSimulator
     from policies.base_stock import TunedBaseStockPolicy
     from policies.lm.codec import LMCodec
     from policies.lm.policy import LMPolicy
     from policies.lm.rewards import make_state
+    from policies.lm.variants import training_variant
 
     prompts: list[str] = []
     ids: list[int] = []
     profits: dict[str, float] = {}
-    for scenario in scenarios:
-        for seed in seeds:
-            sim = MarketSimulator.from_scenario(scenario, seed=seed)
-            policy = LMPolicy(model=model, tokenizer=tokenizer)
-            policy.reset(sim)
-            expert = TunedBaseStockPolicy()
-            expert.reset(sim)
-            codec = LMCodec(sim)
-            offset = int(rng.integers(day_stride))
-            total = 0.0
-            while not sim.done:
-                view = sim.view()
-                if sim.day % day_stride == offset:
-                    ref_plan = expert.act(view, sim)
-                    day_prompts = codec.prompts(view)
-                    k = min(skus_per_day, sim.n)
-                    for i in rng.choice(sim.n, size=k, replace=False):
-                        state = make_state(sim, int(i), ref_plan, expert,
-                                           int(rng.integers(1 << 30)), codec)
-                        ids.append(bank.add(state))
-                        prompts.append(day_prompts[int(i)])
-                total += sim.step(policy.act(view, sim)).profit
-            profits[f"{scenario}/{seed}"] = total
-            if progress is not None:
-                progress(f"rollout {scenario} seed {seed}: profit {total:,.0f}, "
-                         f"{len(prompts):,} prompts")
+    shops = [
+        (load_scenario(sc) if v == 0 else training_variant(load_scenario(sc), v, seed), seed)
+        for sc in scenarios for seed in seeds for v in range(variants + 1)
+    ]
+    for spec, seed in shops:
+        scenario = spec.name
+        sim = MarketSimulator.from_scenario(spec, seed=seed)
+        policy = LMPolicy(model=model, tokenizer=tokenizer)
+        policy.reset(sim)
+        expert = TunedBaseStockPolicy()
+        expert.reset(sim)
+        codec = LMCodec(sim)
+        offset = int(rng.integers(day_stride))
+        total = 0.0
+        while not sim.done:
+            view = sim.view()
+            if sim.day % day_stride == offset:
+                ref_plan = expert.act(view, sim)
+                day_prompts = codec.prompts(view)
+                k = min(skus_per_day, sim.n)
+                for i in rng.choice(sim.n, size=k, replace=False):
+                    state = make_state(sim, int(i), ref_plan, expert,
+                                       int(rng.integers(1 << 30)), codec)
+                    ids.append(bank.add(state))
+                    prompts.append(day_prompts[int(i)])
+            total += sim.step(policy.act(view, sim)).profit
+        profits[f"{scenario}/{seed}"] = total
+        if progress is not None:
+            progress(f"rollout {scenario} seed {seed}: profit {total:,.0f}, "
+                     f"{len(prompts):,} prompts")
     return prompts, ids, profits
 
 
@@ -295,7 +323,7 @@ def train_rl(
         model.eval()
         prompts, ids, profits = collect_states(
             model, tokenizer, cfg.scenarios, seeds, bank, cfg.day_stride, cfg.skus_per_day,
-            rng, progress=say,
+            rng, progress=say, variants=cfg.variants,
         )
         t_rollout += time.perf_counter() - t0
         need = cfg.steps_per_round * cfg.prompts_per_step
@@ -304,7 +332,9 @@ def train_rl(
             "prompt": [prompts[i] for i in pick], "state_id": [ids[i] for i in pick],
         })
         sim_reward = SimulatorReward(bank, horizon=cfg.horizon, n_futures=cfg.n_futures,
-                                     continuation=cfg.continuation)
+                                     continuation=cfg.continuation,
+                                     hold_days=min(cfg.hold_days, cfg.horizon),
+                                     tail_days=cfg.tail_days)
         model.train()
         trainer = GRPOTrainer(
             model=model,
