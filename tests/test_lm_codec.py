@@ -83,6 +83,21 @@ def test_prompts_are_short_single_lines_with_bucketed_numbers(sim: MarketSimulat
         assert set(words[2:]) <= vocab  # every number lands in a known bucket
 
 
+def test_prompts_for_some_rows_equal_the_full_prompts_at_those_rows() -> None:
+    """``rows=`` renders only the SKUs asked for (the RL reward asks for one per fork)."""
+    shop = MarketSimulator.from_scenario("new_category", seed=3)  # launches: a per-SKU ramp
+    for _ in range(20):
+        shop.step(None)
+    codec = LMCodec(shop)
+    view = shop.view()
+    full = codec.prompts(view, names=[f"item {i}" for i in range(shop.n)])
+    rows = [shop.n - 1, 0, 5]
+    assert codec.prompts(view, names=[f"item {i}" for i in range(shop.n)], rows=rows) == [
+        full[i] for i in rows
+    ]
+    assert codec.prompts(view, rows=[]) == []
+
+
 def test_encode_then_decode_follows_the_expert(sim: MarketSimulator) -> None:
     codec = LMCodec(sim)
     view = sim.view()

@@ -199,24 +199,38 @@ class LMCodec:
         return view.on_hand + view.on_order - view.backlog
 
     # ------------------------------------------------------------------ prompts
-    def prompts(self, view: ShopView, names: Sequence[str] | None = None) -> list[str]:
-        """One prompt per SKU (in catalogue order).
+    def prompts(
+        self, view: ShopView, names: Sequence[str] | None = None,
+        rows: Sequence[int] | None = None,
+    ) -> list[str]:
+        """One prompt per SKU (in catalogue order), or per SKU position in ``rows``.
 
         Args:
             view: the morning's view.
             names: product names to show instead of the SKU ids (from a real shop's
-                catalogue; untrusted text, sanitised like the ids).
+                catalogue; untrusted text, sanitised like the ids); one per SKU.
+            rows: only these SKU positions, in this order (the prompts are the same as
+                the full call's at those positions).
         """
         daily = self.forecast(view)
         name_words = (
             self._names if names is None else [f"name={sanitize_name(s)}" for s in names]
         )
+        category, order_cost, n = self._category, self._order_cost, self.n
+        if rows is not None:
+            idx = np.asarray(rows, dtype=np.int64)
+            view = dataclasses.replace(view, **{
+                f.name: getattr(view, f.name)[idx] for f in dataclasses.fields(view)
+                if isinstance(getattr(view, f.name), np.ndarray)
+            })
+            daily, category, order_cost, n = daily[idx], category[idx], order_cost[idx], idx.size
+            name_words = [name_words[i] for i in idx]
         ema28 = np.maximum(view.sales_ema28, _FLOOR_DAILY)
         margin = 100.0 * (view.list_price - view.unit_cost) / np.maximum(view.list_price, 1e-9)
         cols = [
-            [self._cat_words[k] for k in self._category],
+            [self._cat_words[k] for k in category],
             name_words,
-            [f"dow={view.dow}"] * self.n,
+            [f"dow={view.dow}"] * n,
             ["dem=" + v for v in _bucket(daily, _DEM)],
             ["trend=" + v for v in _bucket(view.sales_ema7 / ema28, _RATIO)],
             ["last=" + v for v in _bucket(view.last_sales / daily, _LAST)],
@@ -235,10 +249,10 @@ class LMCodec:
             ["maxd=" + v for v in _bucket(100.0 * view.max_discount + 1e-6, _PCT10)],
             ["moq=" + v for v in _bucket(view.moq / daily, _DAYS)],
             ["ofc=" + v for v in _bucket(
-                self._order_cost / np.maximum(daily * (view.list_price - view.unit_cost), 1e-3),
+                order_cost / np.maximum(daily * (view.list_price - view.unit_cost), 1e-3),
                 _DAYS)],
-            [self._cost_words] * self.n,
-            [f"end={v}" for v in _bucket(np.full(self.n, self.horizon - view.day), _END)],
+            [self._cost_words] * n,
+            [f"end={v}" for v in _bucket(np.full(n, self.horizon - view.day), _END)],
         ]
         return [" ".join(words) + " " + PROMPT_END for words in zip(*cols, strict=True)]
 

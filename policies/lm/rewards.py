@@ -282,8 +282,8 @@ class SimulatorReward:
             if ask:
                 from policies.lm.inference import generate_completions
 
-                prompts = [self.bank.codec(alive[j].state).prompts(views[j])[alive[j].state.sku]
-                           for j in ask]
+                prompts = [self.bank.codec(alive[j].state).prompts(
+                    views[j], rows=[alive[j].state.sku])[0] for j in ask]
                 gen = generate_completions(self._model, self._tokenizer, prompts,
                                            trie=self._trie)
                 for j, text in zip(ask, gen.texts, strict=True):
