@@ -136,6 +136,36 @@ def test_policy_continuation_holding_the_decision_prices_no_order(starving_state
         SimulatorReward(bank, horizon=5, continuation="policy", hold_days=6)
 
 
+def test_rest_of_shop_follows_the_recorded_behaviour(tmp_path: Path) -> None:
+    """States saved from a policy rollout keep the policy's decisions for every SKU from
+    that morning on; in the reward the rest of the shop follows them, so the policy's own
+    recorded decision for the scored SKU is exactly the reference."""
+    from policies.lm.model import load_lm
+    from policies.lm.policy import DEFAULT_CHECKPOINT
+    from policies.lm.rl import collect_states
+    from scenarios import SCENARIO_DIR
+
+    short = tmp_path / "short.yaml"  # steady, cut to 40 days
+    short.write_text((SCENARIO_DIR / "steady.yaml").read_text().replace(
+        "horizon_days: 180", "horizon_days: 40"))
+    model, tok = load_lm(DEFAULT_CHECKPOINT)
+    bank = StateBank()
+    _, ids, _ = collect_states(model, tok, (str(short),), (1010,), bank, day_stride=20,
+                               skus_per_day=1, rng=np.random.default_rng(0))
+    st = bank[ids[0]]
+    assert st.behaviour is not None and len(st.behaviour[0]) == st.sim.n
+    assert len(st.behaviour) == st.sim.spec.horizon_days - st.sim.day
+    reward = SimulatorReward(bank, horizon=7, n_futures=1, continuation="expert")
+    own = st.behaviour[0][st.sku]
+    other = Decision(28, 0, 0) if own.restock != 28 else Decision(0, 0, 0)
+    assert reward.score(ids[0], own) == 0.0
+    assert reward.score(ids[0], other) != 0.0
+    experts = StateBank()
+    collect_states(model, tok, (str(short),), (1010,), experts, day_stride=20, skus_per_day=1,
+                   rng=np.random.default_rng(0), rest_of_shop="expert")
+    assert experts[0].behaviour is None
+
+
 def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) -> None:
     bank, sid, _ = starving_state
     logged: dict[str, float] = {}

@@ -88,14 +88,6 @@ def train_sft(
                           "'expert' (the expert itself), 'lm' or 'lm:<checkpoint>' (the "
                           "student drives, the expert labels: DAgger), or a policy name.")
     ] = "expert",
-    hold_days: Annotated[
-        int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
-                          "(order-up-to rule, no new promotion) before the policy takes over.")
-    ] = 7,
-    tail_days: Annotated[
-        int, typer.Option(help="Days after H in which the expert runs the SKU in every scored "
-                          "run alike (prices the state H leaves behind).")
-    ] = 7,
     variants: Annotated[
         int, typer.Option(help="Randomised shops per scenario and seed (domain "
                           "randomisation: lead times, order minimums, demand, launches).")
@@ -181,6 +173,11 @@ def train_rl(
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
+    rest_of_shop: Annotated[
+        str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
+                          "rolled-out policy's recorded decisions, so shared order costs "
+                          "are shared as in its own shop) or 'expert'.")
+    ] = "policy",
     hold_days: Annotated[
         int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
                           "(order-up-to rule, no new promotion) before the policy takes over.")
@@ -242,6 +239,7 @@ def train_rl(
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
         variants=variants, temperature=temperature, hold_days=hold_days,
+        rest_of_shop=rest_of_shop,
         tail_days=tail_days, scale_rewards=scale_rewards,
         learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
         report_to=report_to,

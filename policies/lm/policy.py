@@ -146,6 +146,12 @@ class LMPolicy:
         self._last = (view.sku_ids, prompts, gen.texts)
         return codec.decode(codec.parse(gen.texts), view, self.stats)
 
+    @property
+    def last_texts(self) -> list[str]:
+        """The completions the model wrote in the last :meth:`act`, one per SKU."""
+        last = getattr(self, "_last", None)
+        return [] if last is None else list(last[2])
+
     def decision_trace(self) -> dict[str, dict[str, str]]:
         """What the model read and wrote for each SKU in the last :meth:`act`:
         ``{sku: {"lm_prompt": ..., "lm_decision": ...}}`` (empty before the first act).

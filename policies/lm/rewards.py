@@ -7,9 +7,10 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
 1. parse it strictly; outside the grammar it gets ``invalid_reward`` (and is counted);
 2. for each of ``n_futures`` futures, fork the saved morning with a fixed seed (the same
    random future for every completion of that prompt, and not the episode's realised one)
-   and simulate H days: every other SKU follows the expert (the tuned base-stock
-   heuristic) throughout; the SKU follows the completion's decision as set by
-   ``continuation``:
+   and simulate H days: every other SKU follows what the rolled-out policy decided on
+   those mornings (:attr:`RolloutState.behaviour`, decoded against the fork's state;
+   without it, the expert, the tuned base-stock heuristic); the SKU follows the
+   completion's decision as set by ``continuation``:
 
    * ``"hold"`` (default): the decision is kept for all H days: its promotion starts on
      day 0, and its restock level is re-applied every morning (an order-up-to rule at
@@ -84,6 +85,12 @@ class RolloutState:
         expert: the expert policy that runs days 1..H-1 (reset on each fork it acts on).
         scale: one day of the SKU's revenue (reward unit).
         future_seed: seed of the first forked future (the others use the next seeds).
+        behaviour: the rolled-out policy's decisions for every SKU on this morning and the
+            next ones (grammar units, one list per day). When set, the rest of the shop
+            follows them in the forks (each decoded against the fork's own state), so
+            costs the SKUs share (a supplier's fixed order cost, the budget, warehouse
+            room) are shared as in the policy's own shop; after the last recorded day, and
+            when unset, the expert runs the rest of the shop.
     """
 
     sim: MarketSimulator
@@ -92,6 +99,7 @@ class RolloutState:
     expert: Any
     scale: float
     future_seed: int
+    behaviour: list[list[Decision]] | None = None
 
 
 def make_state(
@@ -256,7 +264,8 @@ class SimulatorReward:
         on days ``1..H-1`` the policy decides it (``"policy"``), ``d`` is re-applied
         without starting a new promotion (``"hold"``, ``d`` not ``None``) or the expert runs
         it; from day ``H`` on, for ``tail_days``, the expert runs it in every run alike.
-        Every other SKU follows the expert throughout.
+        Every other SKU follows the state's recorded ``behaviour`` while it lasts, else the
+        expert.
         """
         policy = self.continuation == "policy"
         if policy and self._model is None:
@@ -290,7 +299,7 @@ class SimulatorReward:
                     chosen[j] = parse_completion(text) or SAFE_DECISION
             for r, view, d in zip(alive, views, chosen, strict=True):
                 st, sim = r.state, r.sim
-                plan = copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
+                plan = self._base_plan(st, h, view, sim)
                 if h == 0:
                     r.held = d
                 if isinstance(d, Decision):
@@ -306,6 +315,14 @@ class SimulatorReward:
         for r in runs:
             totals[r.key] -= self.carry_cost(r.sim, r.state.sku, self.bank.codec(r.state))
         return list(totals / self.n_futures)
+
+    def _base_plan(
+        self, st: RolloutState, h: int, view: Any, sim: MarketSimulator
+    ) -> PlanArrays:
+        """Day ``h``'s plan for the rest of the shop (the scored SKU is overridden)."""
+        if st.behaviour is not None and h < len(st.behaviour):
+            return self.bank.codec(st).decode(st.behaviour[h], view)
+        return copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
 
     def _day_decision(self, h: int, run: _Run) -> Any:
         """The SKU's decision on day ``h`` of ``run``: a :class:`Decision`, ``_GENERATE``

@@ -96,6 +96,11 @@ class RLRunConfig:
                                             "'hold' (the same decision for H days) or 'expert' "
                                             "(see policies.lm.rewards)."}
     )
+    rest_of_shop: str = field(
+        default="policy", metadata={"help": "Who runs the other SKUs in the reward's forks: "
+                                            "'policy' (the rolled-out policy's recorded "
+                                            "decisions) or 'expert' (the tuned heuristic)."}
+    )
     hold_days: int = field(
         default=7, metadata={"help": "With 'policy': the completion's decision is kept for "
                                      "this many days, at most H (an order-up-to rule, no new "
@@ -135,6 +140,9 @@ class RLRunConfig:
         if self.hold_days < 1 or self.tail_days < 0:
             raise LMConfigError(f"need hold_days >= 1 and tail_days >= 0; got "
                                 f"{self.hold_days} and {self.tail_days}")
+        if self.rest_of_shop not in ("policy", "expert"):
+            raise LMConfigError(f"rest_of_shop must be 'policy' or 'expert'; got "
+                                f"{self.rest_of_shop!r}")
         if self.variants < 0 or self.temperature <= 0:
             raise LMConfigError(f"need variants >= 0 and temperature > 0; got {self.variants} "
                                 f"and {self.temperature}")
@@ -202,13 +210,16 @@ def collect_states(
     model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
     bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
     progress: Callable[[str], None] | None = None, variants: int = 0,
+    rest_of_shop: str = "policy",
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
     Each scenario and seed is rolled out as itself and as ``variants`` randomised shops
-    (:func:`policies.lm.variants.training_variant`, named ``<scenario>-v<k>``). The tuned
-    base-stock heuristic gives each morning's reference plan and runs the shop after day 0
-    in the rewards.
+    (:func:`policies.lm.variants.training_variant`, named ``<scenario>-v<k>``). With
+    ``rest_of_shop="policy"`` each saved state keeps the rolled-out policy's decisions from
+    its morning on (:attr:`~policies.lm.rewards.RolloutState.behaviour`), which the rest of
+    the shop follows in the rewards; with ``"expert"`` the tuned base-stock heuristic runs
+    the rest of the shop. The heuristic also gives each morning's ``ref_plan``.
 
     Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
     """
@@ -216,8 +227,9 @@ def collect_states(
     from envs.simulator import MarketSimulator
     from policies.base_stock import TunedBaseStockPolicy
     from policies.lm.codec import LMCodec
+    from policies.lm.grammar import SAFE_DECISION, Decision
     from policies.lm.policy import LMPolicy
-    from policies.lm.rewards import make_state
+    from policies.lm.rewards import RolloutState, make_state
     from policies.lm.variants import training_variant
 
     prompts: list[str] = []
@@ -237,6 +249,8 @@ def collect_states(
         codec = LMCodec(sim)
         offset = int(rng.integers(day_stride))
         total = 0.0
+        decided: list[list[Decision]] = []  # the policy's decisions, one list per day
+        saved: list[RolloutState] = []
         while not sim.done:
             view = sim.view()
             if sim.day % day_stride == offset:
@@ -246,9 +260,15 @@ def collect_states(
                 for i in rng.choice(sim.n, size=k, replace=False):
                     state = make_state(sim, int(i), ref_plan, expert,
                                        int(rng.integers(1 << 30)), codec)
+                    saved.append(state)
                     ids.append(bank.add(state))
                     prompts.append(day_prompts[int(i)])
-            total += sim.step(policy.act(view, sim)).profit
+            plan = policy.act(view, sim)
+            decided.append([d or SAFE_DECISION for d in codec.parse(policy.last_texts)])
+            total += sim.step(plan).profit
+        if rest_of_shop == "policy":
+            for state in saved:
+                state.behaviour = decided[state.sim.day:]
         profits[f"{scenario}/{seed}"] = total
         if progress is not None:
             progress(f"rollout {scenario} seed {seed}: profit {total:,.0f}, "
@@ -323,7 +343,7 @@ def train_rl(
         model.eval()
         prompts, ids, profits = collect_states(
             model, tokenizer, cfg.scenarios, seeds, bank, cfg.day_stride, cfg.skus_per_day,
-            rng, progress=say, variants=cfg.variants,
+            rng, progress=say, variants=cfg.variants, rest_of_shop=cfg.rest_of_shop,
         )
         t_rollout += time.perf_counter() - t0
         need = cfg.steps_per_round * cfg.prompts_per_step
