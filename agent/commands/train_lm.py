@@ -168,7 +168,7 @@ def train_rl(
                           "model on its feedback and add it as a weighted reward."),
     ] = None,
     feedback_weight: Annotated[float, typer.Option(help="Weight of the feedback reward.")] = 0.2,
-    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 2,
+    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 3,
     steps: Annotated[int, typer.Option(help="Optimiser steps per round.")] = 40,
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
@@ -181,10 +181,10 @@ def train_rl(
     hold_days: Annotated[
         int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
                           "(order-up-to rule, no new promotion) before the policy takes over.")
-    ] = 7,
+    ] = 1,
     tail_days: Annotated[
-        int, typer.Option(help="Days after H in which the expert runs the SKU in every scored "
-                          "run alike (prices the state H leaves behind).")
+        int, typer.Option(help="Days after H in which the SKU follows the rest of the shop's "
+                          "rule in every scored run alike (prices the state H leaves behind).")
     ] = 7,
     variants: Annotated[
         int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
@@ -193,7 +193,7 @@ def train_rl(
     temperature: Annotated[
         float, typer.Option(help="Sampling temperature of the completions (exploration; the "
                             "greedy policy is unchanged by it).")
-    ] = 1.0,
+    ] = 1.2,
     continuation: Annotated[
         str, typer.Option(help="After day 0 the scored SKU is run by the 'policy' being "
                           "trained, 'hold's its decision for H days, or is run by the 'expert'.")
@@ -201,8 +201,8 @@ def train_rl(
     scale_rewards: Annotated[
         str, typer.Option(help="Advantage scaling: none (Dr. GRPO), group or batch.")
     ] = "none",
-    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 5e-4,
-    beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.02,
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 3e-4,
+    beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.05,
     eval_seeds: Annotated[
         str, typer.Option(help="Training-split seeds for the before/after check ('' skips).")
     ] = "1900",
@@ -218,13 +218,16 @@ def train_rl(
 
     Prompts are SKU-mornings from the current policy's own rollouts. Each sampled completion
     is applied on forks sharing one random future; the policy being trained decides the SKU
-    on the following mornings (--continuation policy; 'hold' and 'expert' are the
-    alternatives) while the tuned heuristic runs the rest of the shop, and the completion is
-    scored by the profit over the next H days, less what the SKU's left-over stock will
-    still cost, relative to the policy's greedy decision. Ratio clipping, several passes per
+    on the following mornings (--continuation policy, the decision kept for --hold-days
+    first; 'hold' and 'expert' are the alternatives), the rest of the shop follows what the
+    rolled-out policy decided (--rest-of-shop policy) so supplier order costs are shared as
+    in its own shop, and the completion is scored by the profit over the next H days plus
+    --tail-days, less what the SKU's left-over stock will still cost (perishables: the
+    waste), relative to the policy's greedy decision. Ratio clipping, several passes per
     batch, a KL term to the starting policy, unscaled group advantages; LoRA by default.
     Saves <out>/model with train_record.json.
     """
+
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -25,8 +25,9 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
      ``Q_pi(s, a) - V_pi(s)`` (H-step Monte Carlo); the reference is the policy's greedy
      decision, kept for as many days;
 
-   then, for ``tail_days`` more days, the expert runs the SKU in every run alike, so the
-   state H leaves behind (too little stock, or too much) is priced by what it costs next;
+   then, for ``tail_days`` more days, the SKU follows the rest of the shop's rule (the
+   recorded behaviour, else the expert) in every run alike, so the state H leaves behind
+   (too little stock, or too much) is priced by what it costs next;
 3. the SKU's stock and backlog left at the end are charged what they will still cost
    (:meth:`SimulatorReward.carry_cost`, perishable stock that will expire as waste;
    without it a truncated rollout makes left-over stock look free, and RL learns to
@@ -157,7 +158,8 @@ class SimulatorReward:
             trained); see the module docstring.
         n_futures: futures averaged per score (each a seeded fork).
         invalid_reward: the score of a completion outside the grammar.
-        tail_days: days after H in which the expert runs the SKU in every run alike.
+        tail_days: days after H in which the SKU follows the rest of the shop's rule (the
+            recorded behaviour, else the expert) in every run alike.
         hold_days: with ``"policy"``, mornings the scored decision is kept before the
             policy takes over (1: day 0 only).
 
@@ -263,7 +265,8 @@ class SimulatorReward:
         reference, the policy's greedy decision with ``"policy"``, else the expert's);
         on days ``1..H-1`` the policy decides it (``"policy"``), ``d`` is re-applied
         without starting a new promotion (``"hold"``, ``d`` not ``None``) or the expert runs
-        it; from day ``H`` on, for ``tail_days``, the expert runs it in every run alike.
+        it; from day ``H`` on, for ``tail_days``, it follows the rest of the shop's rule in
+        every run alike.
         Every other SKU follows the state's recorded ``behaviour`` while it lasts, else the
         expert.
         """

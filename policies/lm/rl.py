@@ -75,7 +75,7 @@ class RLRunConfig:
         default=1.0, metadata={"help": "Weight of the format reward (0 for valid text, down "
                                         "to -1 for nonsense)."}
     )
-    rounds: int = field(default=2, metadata={"help": "Rollout-then-train rounds."})
+    rounds: int = field(default=3, metadata={"help": "Rollout-then-train rounds."})
     steps_per_round: int = field(
         default=40, metadata={"help": "Generation batches per round (each gives "
                                         "minibatches x num_iterations optimiser steps)."}
@@ -86,9 +86,9 @@ class RLRunConfig:
     num_iterations: int = field(default=2, metadata={"help": "Passes over each batch (PPO "
                                                                "epochs)."})
     epsilon: float = field(default=0.2, metadata={"help": "Ratio clipping range."})
-    beta: float = field(default=0.02, metadata={"help": "KL coefficient to the round's start."})
-    temperature: float = field(default=1.0, metadata={"help": "Sampling temperature."})
-    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate."})
+    beta: float = field(default=0.05, metadata={"help": "KL coefficient to the round's start."})
+    temperature: float = field(default=1.2, metadata={"help": "Sampling temperature."})
+    learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate."})
     horizon: int = field(default=14, metadata={"help": "Reward horizon H in days."})
     continuation: str = field(
         default="policy", metadata={"help": "How the scored SKU acts after day 0 in the "
@@ -102,14 +102,15 @@ class RLRunConfig:
                                             "decisions) or 'expert' (the tuned heuristic)."}
     )
     hold_days: int = field(
-        default=7, metadata={"help": "With 'policy': the completion's decision is kept for "
+        default=1, metadata={"help": "With 'policy': the completion's decision is kept for "
                                      "this many days, at most H (an order-up-to rule, no new "
                                      "promotion) before the policy takes over (1: day 0 "
                                      "only)."}
     )
     tail_days: int = field(
-        default=7, metadata={"help": "Days after H in which the expert runs the SKU in every "
-                                     "scored run alike (prices the state H leaves behind)."}
+        default=7, metadata={"help": "Days after H in which the SKU follows the rest of the "
+                                     "shop's rule in every scored run alike (prices the "
+                                     "state H leaves behind)."}
     )
     scale_rewards: str = field(
         default="none", metadata={"help": "Advantage scaling: 'none' (reward minus the group "
