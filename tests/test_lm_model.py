@@ -121,6 +121,9 @@ def test_the_shipped_checkpoint_decides_with_its_provenance_recorded() -> None:
     from policies.lm.policy import DEFAULT_CHECKPOINT, LMPolicy
 
     record = json.loads((DEFAULT_CHECKPOINT / "train_record.json").read_text())
+    while record["stage"] == "rl":  # an RL stage records its config and what it started from
+        assert record["steps"] > 0 and record["config"]["seeds"] and record["config"]["scenarios"]
+        record = record["init_record"]
     assert record["data"]["seeds"] and record["data"]["scenarios"] and record["steps"] > 0
     size = sum(p.stat().st_size for p in DEFAULT_CHECKPOINT.iterdir())
     assert size < 5_000_000
@@ -134,6 +137,24 @@ def test_the_shipped_checkpoint_decides_with_its_provenance_recorded() -> None:
         sim.step(plan)
     assert policy.stats.invalid == 0 and ordered > 0  # a trained policy restocks
     assert len(policy.version) == 12
+
+
+def test_the_shipped_checkpoint_restocks_an_emptied_shop() -> None:
+    """After 25 days without orders most shelves are empty: the policy orders for them.
+
+    (A state its own rollouts never reach; an RL run that never saw such states stopped
+    ordering for 29 of these 30 SKUs.)"""
+    from policies.lm.policy import LMPolicy
+
+    sim = MarketSimulator.from_scenario("steady", seed=7)
+    for _ in range(25):
+        sim.step(None)
+    view = sim.view()
+    empty = (view.on_hand <= 0) & (view.on_order <= 0)
+    assert empty.sum() >= 10
+    policy = LMPolicy(threads=1)
+    plan = policy.act(view, sim)
+    assert (plan.order_qty[empty] > 0).mean() >= 0.75
 
 
 def test_the_registry_builds_the_shipped_checkpoint_and_it_decides() -> None:

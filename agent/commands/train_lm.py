@@ -172,7 +172,14 @@ def train_rl(
     steps: Annotated[int, typer.Option(help="Optimiser steps per round.")] = 40,
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
+    n_futures: Annotated[
+        int, typer.Option(help="Random futures averaged per reward (each a seeded fork).")
+    ] = 4,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
+    starve_days: Annotated[
+        int, typer.Option(help="Also roll each shop out after this many days without orders, "
+                          "so RL sees empty shelves and their recovery (0: off).")
+    ] = 0,
     rest_of_shop: Annotated[
         str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
                           "rolled-out policy's recorded decisions, so shared order costs "
@@ -242,8 +249,8 @@ def train_rl(
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
         variants=variants, temperature=temperature, hold_days=hold_days,
-        rest_of_shop=rest_of_shop,
-        tail_days=tail_days, scale_rewards=scale_rewards,
+        rest_of_shop=rest_of_shop, starve_days=starve_days,
+        tail_days=tail_days, n_futures=n_futures, scale_rewards=scale_rewards,
         learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
         report_to=report_to,
         eval_seeds=_seeds(eval_seeds) if eval_seeds.strip() else (),
