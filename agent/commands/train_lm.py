@@ -31,6 +31,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     train.command("register-lm")(train_register_lm)
     bench.command("policy")(bench_policy)
     bench.command("lm-eval")(bench_lm_eval)
+    bench.command("lm-emptied")(bench_lm_emptied)
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -358,6 +359,31 @@ def bench_policy(
     for key, value in figures.items():
         table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else str(value))
     Console().print(table)
+
+
+def bench_lm_emptied(
+    path: Annotated[str | None, typer.Option(help="LM checkpoint (default: shipped).")] = None,
+    scenario: Annotated[str, typer.Option(help="Scenario of the shop.")] = "steady",
+    seed: Annotated[int, typer.Option(help="Episode seed.")] = 7,
+    idle_days: Annotated[int, typer.Option(help="Days without any order first.")] = 25,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Does an LM checkpoint restock a shop nobody ordered for in --idle-days days?
+
+    Prints how many SKUs are empty with nothing on order and how many of them the policy
+    orders for. A shipped checkpoint must order for at least 75 % of them.
+    """
+    import json
+
+    from policies.lm.bench import emptied_shop_check
+
+    figures = emptied_shop_check(path=path, scenario=scenario, seed=seed, idle_days=idle_days)
+    if as_json:
+        typer.echo(json.dumps(figures))
+        return
+    typer.echo(f"{figures['scenario']} seed {figures['seed']} after {figures['idle_days']} idle "
+               f"days: orders for {figures['ordered_for']} of {figures['empty_skus']} empty "
+               f"SKUs ({figures['ordered_share']:.0%})")
 
 
 def train_register_lm(

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bench_lm_policy", "scaled_large_shop"]
+__all__ = ["bench_lm_policy", "emptied_shop_check", "scaled_large_shop"]
 
 
 def scaled_large_shop(skus: int, seed: int = 1000) -> Any:
@@ -76,4 +76,33 @@ def bench_lm_policy(
         "invalid_unmasked_rate": policy.stats.invalid_unmasked_rate,
         "parameters": count_parameters(policy.model),
         "threads": torch.get_num_threads(),
+    }
+
+
+def emptied_shop_check(
+    path: str | Path | None = None, scenario: str = "steady", seed: int = 7,
+    idle_days: int = 25,
+) -> dict[str, Any]:
+    """Does the policy restock a shop nobody ordered for in ``idle_days`` days?
+
+    A state a policy's own rollouts never reach (so the benchmark never shows it) but a real
+    shop can be in: most shelves empty, nothing on order. Returns how many SKUs are empty
+    with nothing on order and the share of them the policy orders for (the shipped
+    checkpoint must order for at least 75 %, see ``tests/test_lm_model.py``).
+    """
+    from envs.simulator import MarketSimulator
+    from policies.lm.policy import LMPolicy
+
+    sim = MarketSimulator.from_scenario(scenario, seed=seed)
+    for _ in range(idle_days):
+        sim.step(None)
+    view = sim.view()
+    empty = (view.on_hand <= 0) & (view.on_order <= 0)
+    policy = LMPolicy(path=path, threads=1)
+    plan = policy.act(view, sim)
+    ordered = int((plan.order_qty[empty] > 0).sum())
+    return {
+        "scenario": scenario, "seed": seed, "idle_days": idle_days, "skus": sim.n,
+        "empty_skus": int(empty.sum()), "ordered_for": ordered,
+        "ordered_share": ordered / max(int(empty.sum()), 1),
     }
