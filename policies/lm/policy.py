@@ -21,6 +21,7 @@ from typing import Any
 from envs.plan import PlanArrays
 from envs.simulator import MarketSimulator, ShopView
 from policies.lm.codec import DecodeStats, LMCodec
+from policies.lm.grammar import Decision
 
 __all__ = ["DEFAULT_CHECKPOINT", "LMPolicy"]
 
@@ -143,14 +144,16 @@ class LMPolicy:
         prompts = codec.prompts(view, names=self.product_names)
         gen = self.completions(prompts)
         self.stats.invalid_unmasked += sum(gen.unmasked_invalid)
-        self._last = (view.sku_ids, prompts, gen.texts)
-        return codec.decode(codec.parse(gen.texts), view, self.stats)
+        decisions = codec.parse(gen.texts)
+        self._last = (view.sku_ids, prompts, gen.texts, decisions)
+        return codec.decode(decisions, view, self.stats)
 
     @property
-    def last_texts(self) -> list[str]:
-        """The completions the model wrote in the last :meth:`act`, one per SKU."""
+    def last_decisions(self) -> list[Decision | None]:
+        """What the last :meth:`act` decided per SKU (``None``: outside the grammar, carried
+        out as the safe action)."""
         last = getattr(self, "_last", None)
-        return [] if last is None else list(last[2])
+        return [] if last is None else list(last[3])
 
     def decision_trace(self) -> dict[str, dict[str, str]]:
         """What the model read and wrote for each SKU in the last :meth:`act`:
@@ -162,7 +165,7 @@ class LMPolicy:
         last = getattr(self, "_last", None)
         if last is None:
             return {}
-        skus, prompts, texts = last
+        skus, prompts, texts, _ = last
         return {
             sku: {"lm_prompt": p, "lm_decision": t.strip()}
             for sku, p, t in zip(skus, prompts, texts, strict=True)

@@ -38,15 +38,16 @@ A training prompt is one SKU on one morning of a rollout. The morning is kept as
    the policy's greedy decision), averaged over the futures and divided by one day of the
    SKU's revenue (``price x forecast``), so SKUs of every size weigh alike.
 
-Why not a one-day decision: with ``"expert"``, or ``"policy"`` and ``hold_days=1``, "no
-order today" scores about zero or better (tomorrow's continuation fixes it, and a day's
-holding is saved), the policy learns to skip, and a policy that skips reaches states where
-skipping is ruinous. Measured: ``"expert"`` took festival from 80.7 % of the oracle bound
-after SFT to -9.7; ``"policy"`` with one day turned 329 of 480 dairy orders on ``fresh``
-into no order (fresh 71.2 -> 62.9); on the SFT policy's own dairy mornings "no order" scores
-+0.23 days of revenue with one day, +0.02 with three and -1.21 with seven (4 futures,
-60 mornings). Keeping the decision for a week makes "no order" mean "no order for a week",
-which costs what it really costs, and the policy still re-decides every morning after.
+Why the rest of the shop follows the recorded behaviour: when the expert ran the other
+SKUs, an order for the scored SKU on a day the expert did not order from that supplier paid
+the supplier's whole fixed cost alone, so "no order today" looked good (+0.23 days of
+revenue on the SFT policy's dairy mornings on ``fresh``, 60 mornings, 4 futures; -0.07 with
+the behaviour) and RL turned 329 of 480 dairy orders into no order (fresh 71.2 -> 62.9 %
+of the oracle bound). With ``"expert"`` continuing the SKU too, "no order" scored about
+zero and RL stopped ordering (festival 80.7 -> -9.7). Keeping the decision for a week
+(``hold_days=7``) overcorrects: "no order" held for a week makes waiting look ruinous
+(RL - SFT -1.22 points); the measured recipe is ``"policy"``, ``hold_days=1``,
+``tail_days=7`` with the behaviour (``policies/lm/checkpoints/default/RECORD.md``).
 Everything is deterministic: the same completion on the same state scores the same.
 Rewards follow TRL's signature ``(prompts, completions, **columns) -> list[float]``.
 """
@@ -199,8 +200,7 @@ class SimulatorReward:
         self.tail_days = int(tail_days)
         self.hold_days = int(hold_days)
         self.invalid_reward = float(invalid_reward)
-        self._ref_cache: dict[int, float] = {}
-        self._cache: dict[tuple[int, Decision], float] = {}
+        self._profit: dict[tuple[int, Decision | None], float] = {}  # "hold"/"expert" only
         self.calls = 0
         self.invalid = 0
 
@@ -240,23 +240,13 @@ class SimulatorReward:
             LMConfigError: ``"policy"`` without a policy attached (:meth:`attach_policy`).
         """
         cached = self.continuation != "policy"
-        todo = [key for key in dict.fromkeys(items) if not (cached and key in self._cache)]
+        keys = list(dict.fromkeys([*items, *((sid, None) for sid, _ in items)]))
+        profit = self._profit if cached else {}
+        todo = [key for key in keys if key not in profit]
         if todo:
-            keys: list[tuple[int, Decision | None]] = list(dict.fromkeys(
-                [*todo, *((sid, None) for sid, _ in todo
-                          if not (cached and sid in self._ref_cache))]
-            ))
-            profit = dict(zip(keys, self._profits(keys), strict=True))
-            for sid, _ in keys:
-                if cached and (sid, None) in profit:
-                    self._ref_cache[sid] = profit[(sid, None)]
-            for sid, d in todo:
-                ref = profit[(sid, None)] if (sid, None) in profit else self._ref_cache[sid]
-                self._cache[(sid, d)] = (profit[(sid, d)] - ref) / self.bank[sid].scale
-        out = [self._cache[(int(sid), d)] for sid, d in items]
-        if not cached:
-            self._cache.clear()
-        return out
+            profit.update(zip(todo, self._profits(todo), strict=True))
+        return [(profit[(sid, d)] - profit[(sid, None)]) / self.bank[sid].scale
+                for sid, d in items]
 
     def _profits(self, keys: Sequence[tuple[int, Decision | None]]) -> list[float]:
         """Mean shop profit over the scored days, less the SKU's carry cost, per key.
@@ -301,35 +291,42 @@ class SimulatorReward:
                 for j, text in zip(ask, gen.texts, strict=True):
                     chosen[j] = parse_completion(text) or SAFE_DECISION
             for r, view, d in zip(alive, views, chosen, strict=True):
-                st, sim = r.state, r.sim
-                plan = self._base_plan(st, h, view, sim)
                 if h == 0:
                     r.held = d
-                if isinstance(d, Decision):
-                    mine = self.bank.codec(st).decode(
-                        [d if j == st.sku else SAFE_DECISION for j in range(sim.n)], view
-                    )
-                    if held:  # a held decision starts no new promotion
-                        mine.promo_set[st.sku] = False
-                        mine.discount[st.sku] = 0.0
-                        mine.duration[st.sku] = 0
-                    _override(plan, mine, st.sku)
-                totals[r.key] += sim.step(plan, validate=False).profit
+                plan = self._day_plan(r, h, view, d, held)
+                totals[r.key] += r.sim.step(plan, validate=False).profit
         for r in runs:
             totals[r.key] -= self.carry_cost(r.sim, r.state.sku, self.bank.codec(r.state))
         return list(totals / self.n_futures)
 
-    def _base_plan(
-        self, st: RolloutState, h: int, view: Any, sim: MarketSimulator
+    def _day_plan(
+        self, run: _Run, h: int, view: Any, d: Decision | None, held: bool
     ) -> PlanArrays:
-        """Day ``h``'s plan for the rest of the shop (the scored SKU is overridden)."""
+        """Day ``h``'s plan: the rest of the shop's rule (the recorded behaviour while it
+        lasts, else the expert), with the scored SKU taking ``d`` when it is a decision (a
+        ``held`` one starts no new promotion). One decode of the whole shop at most."""
+        st, sim, i = run.state, run.sim, run.state.sku
+        codec = self.bank.codec(st)
         if st.behaviour is not None and h < len(st.behaviour):
-            return self.bank.codec(st).decode(st.behaviour[h], view)
-        return copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
+            decisions = st.behaviour[h]
+            if isinstance(d, Decision):
+                decisions = [*decisions[:i], d, *decisions[i + 1:]]
+            plan = codec.decode(decisions, view)
+        else:
+            plan = copy.deepcopy(st.ref_plan) if h == 0 else st.expert.act(view, sim)
+            if isinstance(d, Decision):
+                mine = codec.decode([d if j == i else SAFE_DECISION for j in range(sim.n)],
+                                    view)
+                _override(plan, mine, i)
+        if held and isinstance(d, Decision):
+            plan.promo_set[i] = False
+            plan.discount[i] = 0.0
+            plan.duration[i] = 0
+        return plan
 
     def _day_decision(self, h: int, run: _Run) -> Any:
         """The SKU's decision on day ``h`` of ``run``: a :class:`Decision`, ``_GENERATE``
-        (ask the policy) or ``None`` (the expert's plan stands)."""
+        (ask the policy) or ``None`` (the rest of the shop's rule stands)."""
         if h >= self.horizon:
             return None
         if self.continuation == "policy":

@@ -281,7 +281,7 @@ def collect_states(
                     ids.append(bank.add(state))
                     prompts.append(day_prompts[int(i)])
             plan = policy.act(view, sim)
-            decided.append([d or SAFE_DECISION for d in codec.parse(policy.last_texts)])
+            decided.append([d or SAFE_DECISION for d in policy.last_decisions])
             total += sim.step(plan).profit
         if rest_of_shop == "policy":
             for state in saved:
