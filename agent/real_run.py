@@ -44,6 +44,7 @@ from agent.defaults import DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.store import Store, open_store
 from agent.store.models import DayOutcome, FeedbackEvent, Run, Shop
+from envs.config_files import validation_problem
 from tools.errors import ShopBackendError
 from tools.risk import ApprovalPolicy
 from tools.rules import RulesConfig, load_rules
@@ -111,10 +112,8 @@ def _approval(mode: str, threshold: float, deadline_days: int) -> ApprovalPolicy
     try:
         return ApprovalPolicy(mode=mode, threshold=threshold, deadline_days=deadline_days)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise AgentConfigError(
-            f"{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
-        ) from None
+        field, msg = validation_problem(exc)
+        raise AgentConfigError(f"{field}: {msg}") from None
 
 
 def _check_history(store: Store, cfg: Any, base: Path) -> None:

@@ -45,6 +45,7 @@ from agent.store.models import (
     Run,
     Shop,
 )
+from envs.config_files import validation_problem
 from envs.simulator import MarketSimulator
 from tools.risk import ApprovalPolicy
 from tools.rules import load_rules
@@ -606,10 +607,8 @@ def run_simulated(
     try:
         ap = ApprovalPolicy.model_validate({**(approval or {}), "mode": approval_mode})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise AgentConfigError(
-            f"approval.{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
-        ) from None
+        field, msg = validation_problem(exc)
+        raise AgentConfigError(f"approval.{field}: {msg}") from None
     if days < 1:
         raise AgentConfigError(f"days: must be at least 1; got {days}")
     appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
@@ -672,10 +671,8 @@ def run_shop_days(
                     mode=approval_mode, threshold=threshold, deadline_days=deadline_days
                 )
             except ValidationError as exc:
-                err = exc.errors()[0]
-                raise AgentConfigError(
-                    f"{'.'.join(map(str, err['loc']))}: {err['msg']} (got {err.get('input')!r})"
-                ) from None
+                field, msg = validation_problem(exc)
+                raise AgentConfigError(f"{field}: {msg}") from None
             run_id = create_run(
                 store,
                 RunOptions(

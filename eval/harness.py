@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from envs.config_files import validation_problem
 from eval.errors import EpisodeFailedError, EvalConfigError
 from eval.splits import TEST_SEEDS, check_report_seeds
 
@@ -224,10 +225,8 @@ class EvalConfig(BaseModel):
         try:
             return cls(**fields)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "config"
-            msg = err["msg"].removeprefix("Value error, ")
-            raise EvalConfigError(f"{where}: {msg}") from None
+            field, msg = validation_problem(exc)
+            raise EvalConfigError(f"{field}: {msg}") from None
 
     @property
     def seed_list(self) -> list[int]:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from envs.config_files import validation_problem
 from online.anomaly import REASONS, AnomalyConfig, OrderAnomalyScorer
 from online.drift import DriftConfig, DriftMonitor
 from online.errors import CheckpointError, EventError, HubConfigError, UnknownSkuError
@@ -113,9 +114,8 @@ def _config(config: HubConfig | Mapping[str, Any] | None) -> HubConfig:
     try:
         return HubConfig.model_validate(config)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise HubConfigError(f"hub config: {field}: {err['msg']}") from None
+        field, msg = validation_problem(exc)
+        raise HubConfigError(f"hub config: {field}: {msg}") from None
 
 
 _HUB_FLOAT = (

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from envs.config_files import validation_problem
 from envs.plan import PlanArrays
 from envs.simulator import MarketSimulator, ShopView
 from policies.errors import PolicyArtifactError, PolicyConfigError
@@ -97,11 +98,9 @@ class BaseStockParams(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "<root>"
+            field, msg = validation_problem(exc)
             raise PolicyConfigError(
-                f"{where}.{field}: {err['msg']} (got {err.get('input')!r}); "
-                f"valid fields: {', '.join(cls.model_fields)}"
+                f"{where}.{field}: {msg}; valid fields: {', '.join(cls.model_fields)}"
             ) from None
 
 
