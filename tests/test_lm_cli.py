@@ -66,3 +66,15 @@ def test_checkpoints_register_once_per_version(tiny_checkpoint: Path, tmp_path: 
             "select kind, name, version from model_versions")).fetchall()
     engine.dispose()
     assert len(rows) == 1 and rows[0][0] == "policy" and rows[0][1] == "lm"
+
+
+def test_bench_lm_grammar_prices_the_grammar_for_an_expert() -> None:
+    """The expert through the grammar is what a perfect student would score; on ``classic``
+    (order-up-to 1.7 days beyond the lead time) quarter-day levels keep nearly all of it."""
+    rows = json.loads(run("bench", "lm-grammar", "--expert", "base_stock_tuned",
+                          "--scenarios", "classic", "--seeds", "2", "--jobs", "1",
+                          "--json").stdout)
+    assert [(r["scenario"], r["seed"]) for r in rows] == [("classic", 0), ("classic", 1)]
+    for r in rows:
+        assert 0 < r["pct_bound_via_grammar"] <= 100 and 0 < r["pct_bound"] <= 100
+        assert abs(r["pct_bound_via_grammar"] - r["pct_bound"]) < 1.5

@@ -30,7 +30,7 @@ def sim() -> MarketSimulator:
 
 def test_every_valid_decision_round_trips() -> None:
     texts = all_completions()
-    assert len(set(texts)) == len(texts) == 160
+    assert len(set(texts)) == len(texts) == 288
     for d in all_decisions():
         assert parse_completion(format_completion(d)) == d
         assert parse_completion(completion_text(d)) == d
@@ -54,6 +54,11 @@ def test_every_valid_decision_round_trips() -> None:
         "  restock=7 discount=0 days=0",
         "restock=7 discount=0 days=0 restock=28",
         "restock=7 discount=0 days=0</s>",
+        "restock=1.50 discount=0 days=0",  # levels have one spelling: 1.5
+        "restock=7.0 discount=0 days=0",
+        "restock=.5 discount=0 days=0",
+        "restock=1.3 discount=0 days=0",  # not a level
+        "restock=0.0 discount=0 days=0",
         "RESTOCK=7 discount=0 days=0",
         "restock=1e3 discount=0 days=0",
         "discount=0 restock=7 days=0",
@@ -64,9 +69,17 @@ def test_malformed_text_is_rejected(text: str) -> None:
     assert parse_completion(text) is None
 
 
+def test_fractional_cover_levels_parse_to_their_value() -> None:
+    assert parse_completion("restock=1.75 discount=0 days=0") == Decision(1.75, 0, 0)
+    assert format_completion(Decision(0.25, 10, 2)) == "restock=0.25 discount=10 days=2"
+    assert format_completion(Decision(7.0, 0, 0)) == "restock=7 discount=0 days=0"
+
+
 def test_format_refuses_out_of_grammar_decisions() -> None:
     with pytest.raises(GrammarError):
         format_completion(Decision(6, 0, 0))
+    with pytest.raises(GrammarError):
+        format_completion(Decision(1.3, 0, 0))
     with pytest.raises(GrammarError):
         format_completion(Decision(7, 20, 0))
 
@@ -157,3 +170,39 @@ def test_injected_instruction_in_a_product_name_stays_one_inert_word(sim: Market
 def test_do_nothing_plan_encodes_to_the_safe_decision(sim: MarketSimulator) -> None:
     codec = LMCodec(sim)
     assert set(codec.encode(PlanArrays.empty(sim.n), sim.view())) == {SAFE_DECISION}
+
+
+def test_the_cover_levels_carry_a_base_stock_of_1_7_days() -> None:
+    """``classic``'s textbook order-up-to level is 1.7 days beyond the lead time; a decision
+    must carry it to within a quarter day of demand (whole days lost 3 points of the bound)."""
+    shop = MarketSimulator.from_scenario("classic", seed=0)
+    codec = LMCodec(shop)
+    view = shop.view()
+    daily = codec.forecast(view)
+    target = daily * (view.lead_time + 1.7)
+    plan = PlanArrays.empty(shop.n)
+    plan.order_qty = np.ceil(target - codec.position(view))
+    assert np.all(plan.order_qty > 0)
+    (d,) = codec.encode(plan, view)
+    assert d.restock == 1.75
+    again = codec.decode([d], view)
+    assert abs(again.order_qty[0] - plan.order_qty[0]) <= 0.25 * daily[0] + 1
+
+
+def test_a_tokenizer_that_cannot_spell_the_grammar_is_refused() -> None:
+    """A checkpoint from before a grammar word existed would decode it as ``<unk>``."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from policies.lm.constrained import GrammarTrie
+    from policies.lm.grammar import DISCOUNT_LEVELS, PROMO_DAYS
+
+    words = ["<pad>", "<unk>", "<s>", "</s>", "restock=0", "restock=7"]
+    words += [f"discount={v}" for v in DISCOUNT_LEVELS] + [f"days={v}" for v in PROMO_DAYS]
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    old = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
+    with pytest.raises(LMConfigError, match=r"restock=0\.25"):
+        GrammarTrie(old)

@@ -54,6 +54,25 @@ def test_demonstrations_cover_variants_and_a_dagger_driver() -> None:
     assert any(not c.startswith(" restock=0 ") for c in dry)
 
 
+def test_starved_starts_teach_that_empty_shelves_need_an_order() -> None:
+    """``starve_days``: each episode runs once more with nobody ordering at first; the
+    expert's labels on those emptied mornings say to restock."""
+    base = collect_demonstrations(["steady"], [1000], "base_stock_tuned", day_stride=5)
+    both = collect_demonstrations(
+        ["steady"], [1000], "base_stock_tuned", day_stride=5, starve_days=25
+    )
+    assert len(both) == 2 * len(base) and both.record()["starve_days"] == 25
+    assert both.expert_profit == base.expert_profit  # the starved copy is not the expert's play
+    emptied = [
+        c for p, c in zip(both.prompts[len(base):], both.completions[len(base):], strict=True)
+        if " stock=0 " in p and " pipe=0 " in p and " end=0 " not in p
+    ]
+    assert len(emptied) >= 50
+    assert sum(not c.startswith(" restock=0 ") for c in emptied) >= 0.9 * len(emptied)
+    with pytest.raises(LMConfigError, match="starve_days"):
+        collect_demonstrations(["steady"], [1000], "base_stock_tuned", starve_days=-1)
+
+
 def test_name_dropout_hides_names_from_a_share_of_rows() -> None:
     prompts = [f"cat=pantry name=sku-{i} dow=1 dem=3 ->" for i in range(2000)]
     out = drop_names(prompts, 0.25, seed=3)

@@ -32,6 +32,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("policy")(bench_policy)
     bench.command("lm-eval")(bench_lm_eval)
     bench.command("lm-emptied")(bench_lm_emptied)
+    bench.command("lm-grammar")(bench_lm_grammar)
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -96,6 +97,10 @@ def train_sft(
     name_dropout: Annotated[
         float, typer.Option(help="Share of rows shown with unknown category/product names.")
     ] = 0.0,
+    starve_days: Annotated[
+        int, typer.Option(help="Also run every episode with nobody ordering on its first N "
+                          "days, the expert labelling (empty shelves and their recovery).")
+    ] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes for the demonstrations.")] = 1,
     expert: Annotated[
         str | None, typer.Option(help="Expert policy (default: mpc; base_stock_tuned is "
@@ -132,7 +137,7 @@ def train_sft(
     cfg = SFTRunConfig(
         out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds), expert=expert,
         day_stride=day_stride, drivers=_csv(driver), variants=variants,
-        name_dropout=name_dropout, jobs=jobs,
+        name_dropout=name_dropout, jobs=jobs, starve_days=starve_days,
         base_model=base_model, lora=lora, epochs=epochs, max_steps=max_steps,
         batch_size=batch_size, learning_rate=learning_rate, seed=seed, threads=threads,
         device=device, report_to=report_to,
@@ -384,6 +389,49 @@ def bench_lm_emptied(
     typer.echo(f"{figures['scenario']} seed {figures['seed']} after {figures['idle_days']} idle "
                f"days: orders for {figures['ordered_for']} of {figures['empty_skus']} empty "
                f"SKUs ({figures['ordered_share']:.0%})")
+
+
+def bench_lm_grammar(
+    expert: Annotated[str, typer.Option(help="Expert policy (registered name).")] = "mpc",
+    scenarios: Annotated[
+        str, typer.Option(help="Scenarios, comma-separated (default: all but 'large').")
+    ] = "",
+    seeds: Annotated[int, typer.Option(help="Report seeds per scenario (0, 1, ...).")] = 3,
+    jobs: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list of rows.")] = False,
+) -> None:
+    """What the completion grammar costs: the expert as it is, and with every plan rounded
+    to the nearest decision the LM can write (the ceiling of imitating it).
+
+    Prints % of the oracle bound per scenario, both ways, and the difference.
+    """
+    import json
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from eval.splits import report_seeds
+    from policies.lm.bench import grammar_ceiling
+
+    console = Console()
+    with console.status("running the expert both ways") as status:
+        rows = grammar_ceiling(expert, _csv(scenarios), tuple(report_seeds(seeds)), jobs,
+                               progress=lambda line: status.update(line))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table(title=f"{expert}: % of the oracle bound over {seeds} report seeds")
+    for col in ("scenario", "as is", "through the grammar", "cost"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for sc in dict.fromkeys(r["scenario"] for r in rows):
+        a = float(np.mean([r["pct_bound"] for r in rows if r["scenario"] == sc]))
+        b = float(np.mean([r["pct_bound_via_grammar"] for r in rows if r["scenario"] == sc]))
+        table.add_row(sc, f"{a:.1f}", f"{b:.1f}", f"{b - a:+.1f}")
+    a = float(np.mean([r["pct_bound"] for r in rows]))
+    b = float(np.mean([r["pct_bound_via_grammar"] for r in rows]))
+    table.add_row("mean", f"{a:.1f}", f"{b:.1f}", f"{b - a:+.1f}")
+    console.print(table)
 
 
 def train_register_lm(

@@ -1,8 +1,12 @@
-"""Benchmark: how long the LM policy takes to decide a whole shop-day on this machine.
+"""Benchmarks of the LM policy: speed, an emptied shop, and what the grammar costs.
 
-The shop is the ``large`` scenario scaled to ``skus`` SKUs (same categories, suppliers and
-calendar, ``n_skus`` scaled proportionally). The first day is a warm-up (model load, grammar
-tree); then ``days`` shop-days are timed: prompts, batched generation, parsing, decoding.
+:func:`bench_lm_policy` times a whole shop-day. The shop is the ``large`` scenario scaled
+to ``skus`` SKUs (same categories, suppliers and calendar, ``n_skus`` scaled
+proportionally). The first day is a warm-up (model load, grammar tree); then ``days``
+shop-days are timed: prompts, batched generation, parsing, decoding.
+:func:`emptied_shop_check` asks whether a checkpoint restocks a shop nobody ordered for;
+:func:`grammar_ceiling` runs the expert with every plan rounded through the completion
+grammar (:class:`GrammarRoundTrip`), the best any student of that expert can do.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bench_lm_policy", "emptied_shop_check", "scaled_large_shop"]
+__all__ = [
+    "GrammarRoundTrip", "bench_lm_policy", "emptied_shop_check", "grammar_ceiling",
+    "scaled_large_shop",
+]
 
 
 def scaled_large_shop(skus: int, seed: int = 1000) -> Any:
@@ -106,3 +113,74 @@ def emptied_shop_check(
         "empty_skus": int(empty.sum()), "ordered_for": ordered,
         "ordered_share": ordered / max(int(empty.sum()), 1),
     }
+
+
+class GrammarRoundTrip:
+    """A policy whose every plan goes through the completion grammar before it is executed.
+
+    ``act`` returns ``codec.decode(codec.encode(inner plan))``: what a student that imitated
+    ``inner`` perfectly would do. Its score against ``inner``'s is what the grammar's
+    resolution costs (the ceiling of imitation), independent of any model.
+
+    Args:
+        inner: a registered policy name (the expert).
+    """
+
+    def __init__(self, inner: str = "mpc") -> None:
+        from policies.registry import make_policy
+
+        self.inner = make_policy(inner)
+        self.name = f"{inner}_via_grammar"
+        self._codec: Any = None
+
+    def reset(self, sim: Any) -> None:
+        from policies.lm.codec import LMCodec
+
+        self.inner.reset(sim)
+        self._codec = LMCodec(sim)
+
+    def act(self, view: Any, sim: Any) -> Any:
+        plan = self.inner.act(view, sim)
+        return self._codec.decode(self._codec.encode(plan, view), view)
+
+
+def _ceiling_task(task: tuple[str, str, int]) -> tuple[str, str, int, float, float]:
+    from envs.simulator import MarketSimulator
+    from eval.episode import run_episode
+    from policies.oracle import profit_bound
+
+    expert, scenario, seed = task
+    direct = run_episode(expert, scenario, seed).kpis.profit
+    through = run_episode(GrammarRoundTrip(expert), scenario, seed).kpis.profit
+    bound = float(profit_bound(MarketSimulator.from_scenario(scenario, seed=seed)))
+    return scenario, expert, seed, 100.0 * direct / bound, 100.0 * through / bound
+
+
+def grammar_ceiling(
+    expert: str = "mpc", scenarios: tuple[str, ...] = (), seeds: tuple[int, ...] = (0, 1, 2),
+    jobs: int = 2, progress: Any = None,
+) -> list[dict[str, Any]]:
+    """The expert's % of the oracle bound, directly and through the grammar, per scenario-seed.
+
+    Args:
+        expert: a registered policy name.
+        scenarios: shipped scenario names (default: every one but ``large``).
+        seeds: report seeds.
+        jobs: worker processes.
+        progress: called with a short line after each scenario-seed.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from scenarios import scenario_names
+
+    names = scenarios or tuple(s for s in scenario_names() if s != "large")
+    tasks = [(expert, sc, int(sd)) for sc in names for sd in seeds]
+    rows = []
+    with ProcessPoolExecutor(max(1, jobs), mp_context=mp.get_context("spawn")) as pool:
+        for scenario, name, seed, direct, through in pool.map(_ceiling_task, tasks):
+            rows.append({"scenario": scenario, "expert": name, "seed": seed,
+                         "pct_bound": direct, "pct_bound_via_grammar": through})
+            if progress is not None:
+                progress(f"{scenario} seed {seed}: {direct:.1f} -> {through:.1f}")
+    return rows

@@ -337,7 +337,7 @@ class LMCodec:
         q = np.asarray(plan.order_qty, dtype=float)
         want = (self.position(view) + q) / daily - view.lead_time
         r_idx = np.abs(want[:, None] - self._restock[None, :]).argmin(axis=1)
-        restock = np.where(q > 0, self._restock[r_idx], 0.0).astype(int)
+        restock = np.where(q > 0, self._restock[r_idx], 0.0)
         promo = np.asarray(plan.promo_set, dtype=bool) & (np.asarray(plan.discount) > 0)
         d_idx = np.abs(100.0 * np.asarray(plan.discount)[:, None] - self._disc[None, :]).argmin(1)
         dur = np.asarray(plan.duration, dtype=float)
@@ -345,7 +345,7 @@ class LMCodec:
         disc = np.where(promo, self._disc[d_idx], 0.0).astype(int)
         days = np.where(promo, self._days[k_idx], 0.0).astype(int)
         return [
-            Decision(int(r), int(d), int(k)) for r, d, k in zip(restock, disc, days, strict=True)
+            Decision(float(r), int(d), int(k)) for r, d, k in zip(restock, disc, days, strict=True)
         ]
 
     @staticmethod

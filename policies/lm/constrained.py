@@ -25,12 +25,30 @@ class GrammarTrie:
 
     Node 0 is the root. ``allowed[node]`` lists the token ids that may follow; ``child``
     maps ``(node, token)`` to the next node; ``depth`` is the longest completion in tokens.
+
+    Raises:
+        LMConfigError: the tokenizer cannot spell some completion (a grammar word is its
+            unknown token, as in a checkpoint trained before the grammar gained that word):
+            decoding would silently confuse decisions, so the checkpoint must be retrained.
     """
 
     def __init__(self, tokenizer: Any) -> None:
-        from policies.lm.grammar import all_decisions, completion_text
+        from policies.lm.grammar import all_completions, all_decisions, completion_text
 
         eos = tokenizer.eos_token_id
+        unk = getattr(tokenizer, "unk_token_id", None)
+        unknown = sorted({
+            word for text in all_completions() for word in text.split(" ")
+            if unk is not None and unk in tokenizer(word, add_special_tokens=False)["input_ids"]
+        })
+        if unknown:
+            from policies.lm.errors import LMConfigError
+
+            raise LMConfigError(
+                f"the checkpoint's tokenizer does not know the grammar word(s) "
+                f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''}; it was trained "
+                "for an older grammar: retrain it with `shopops train sft`"
+            )
         self.child: dict[tuple[int, int], int] = {}
         self.allowed: list[list[int]] = [[]]
         self.depth = 0

@@ -14,6 +14,12 @@ with the expert's plan encoded as the nearest decision
 * **Variants.** ``variants=k`` adds ``k`` randomised shops per scenario and seed
   (:func:`policies.lm.variants.training_variant`: other lead times, order minimums, demand
   levels, launches), so the model meets the whole range of prompt words.
+* **Starved starts.** ``starve_days=n`` runs every episode once more with nobody ordering
+  for its first ``n`` days (the expert still labels those mornings), then the driver takes
+  over: the shelves empty out and refill, states no driver reaches on its own but a real
+  shop can be in (an outage, a paused agent). Without them a student learns that empty
+  shelves with nothing on order mean "no order": in its own data that happens only at the
+  end of the horizon.
 * **Name dropout.** A share of rows get a never-seen category and product name (one random
   word per row, so the tokenizer maps it to ``<unk>``), so the model learns to decide from
   the numbers when it meets a category it has never seen.
@@ -93,6 +99,7 @@ class DemoSet:
     driver: str | None = None
     variants: int = 0
     name_dropout: float = 0.0
+    starve_days: int = 0
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -111,6 +118,7 @@ class DemoSet:
             "seeds": list(self.seeds),
             "variants_per_scenario_seed": self.variants,
             "name_dropout": self.name_dropout,
+            "starve_days": self.starve_days,
             "rows": len(self),
             "driver": self.driver or self.expert,
             "episode_mean_profit": self.expert_profit,
@@ -125,6 +133,7 @@ class _Episode:
     expert: str
     driver: str | None
     day_stride: int
+    starve_days: int = 0
 
 
 def make_driver(spec: str) -> Any:
@@ -165,11 +174,14 @@ def _run_episode(task: _Episode) -> tuple[list[str], list[str], float, str]:
     while not sim.done:
         view = sim.view()
         label_day = sim.day % task.day_stride == 0
+        idle = sim.day < task.starve_days
         plan = teacher.act(view, sim) if label_day or driver is teacher else None
         if label_day and plan is not None:
             prompts.extend(codec.prompts(view))
             completions.extend(codec.completion(d) for d in codec.encode(plan, view))
-        if driver is not teacher:
+        if idle:
+            plan = None  # a starved start: nobody orders (the teacher's state still advances)
+        elif driver is not teacher:
             plan = driver.act(view, sim)
         total += sim.step(plan).profit
     return prompts, completions, total, spec.name
@@ -221,6 +233,7 @@ def collect_demonstrations(
     name_dropout: float = 0.0,
     seed: int = 0,
     jobs: int = 1,
+    starve_days: int = 0,
 ) -> DemoSet:
     """Run the episodes and record the expert's decisions (see the module docstring).
 
@@ -236,6 +249,8 @@ def collect_demonstrations(
         name_dropout: share of rows whose category and product names are made unknown.
         seed: the name-dropout seed.
         jobs: worker processes.
+        starve_days: with ``n > 0`` every episode also runs as a starved start (nobody
+            orders on its first ``n`` days, see the module docstring).
 
     Raises:
         LMConfigError: a held-out scenario or reporting seed was asked for, or a bad option.
@@ -244,10 +259,11 @@ def collect_demonstrations(
     from envs.scenario import load_scenario
 
     expert = expert or default_expert()
-    if day_stride < 1 or variants < 0 or jobs < 1 or not 0.0 <= name_dropout <= 1.0:
+    if (day_stride < 1 or variants < 0 or jobs < 1 or not 0.0 <= name_dropout <= 1.0
+            or starve_days < 0):
         raise LMConfigError(
-            f"day_stride and jobs must be >= 1, variants >= 0 and name_dropout in [0, 1]; "
-            f"got {day_stride}, {jobs}, {variants} and {name_dropout}"
+            f"day_stride and jobs must be >= 1, variants and starve_days >= 0 and name_dropout "
+            f"in [0, 1]; got {day_stride}, {jobs}, {variants}, {starve_days} and {name_dropout}"
         )
     check_training_seeds(seeds)
     for scenario in scenarios:
@@ -257,8 +273,9 @@ def collect_demonstrations(
                 f"{', '.join(DEFAULT_TRAIN_SCENARIOS)} instead"
             )
     tasks = [
-        _Episode(sc, int(sd), v, expert, drv, day_stride)
+        _Episode(sc, int(sd), v, expert, drv, day_stride, starve)
         for drv in drivers for sc in scenarios for sd in seeds for v in range(variants + 1)
+        for starve in ((0, starve_days) if starve_days > 0 else (0,))
     ]
     prompts: list[str] = []
     completions: list[str] = []
@@ -268,11 +285,13 @@ def collect_demonstrations(
         p, c, total, name = res
         prompts.extend(p)
         completions.extend(c)
-        if task.driver is None and task.variant == 0:
+        if task.driver is None and task.variant == 0 and task.starve_days == 0:
             sums.setdefault(task.scenario, []).append(total)
         if progress is not None:
             who = task.driver or expert
-            progress(f"demonstrations: {name} seed {task.seed} ({who}), {len(prompts):,} rows")
+            starved = f", starved {task.starve_days} days" if task.starve_days else ""
+            progress(f"demonstrations: {name} seed {task.seed} ({who}{starved}), "
+                     f"{len(prompts):,} rows")
 
     if jobs == 1:
         for task in tasks:
@@ -293,5 +312,5 @@ def collect_demonstrations(
         prompts, completions, expert, tuple(scenarios), tuple(int(s) for s in seeds),
         {k: sum(v) / len(v) for k, v in sums.items()},
         ",".join(d or "expert" for d in drivers) if named else None,
-        variants, name_dropout,
+        variants, name_dropout, starve_days,
     )

@@ -129,7 +129,7 @@ def _decision_from(d: Any) -> Decision | None:
     if not isinstance(d, dict):
         return None
     try:
-        out = Decision(int(d["restock"]), int(d["discount"]), int(d["days"]))
+        out = Decision(float(d["restock"]), int(d["discount"]), int(d["days"]))
     except (KeyError, TypeError, ValueError):
         return None
     return out if is_valid(out) else None

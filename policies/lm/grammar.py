@@ -4,9 +4,12 @@ A completion is exactly one line of three ``key=value`` words separated by singl
 
     restock=<cover> discount=<percent> days=<k>
 
-* ``restock``: one of :data:`RESTOCK_LEVELS`. ``0`` means *no order today*; ``c > 0`` means
-  *order up to* ``forecast x (lead time + c)`` days of demand (the codec turns this into units
-  with the SKU's own numbers; the model never writes a quantity).
+* ``restock``: one of :data:`RESTOCK_LEVELS`, written as ``format(c, "g")`` (``0.25``, ``7``).
+  ``0`` means *no order today*; ``c > 0`` means *order up to* ``forecast x (lead time + c)``
+  days of demand (the codec turns this into units with the SKU's own numbers; the model never
+  writes a quantity). The levels are quarter days below 2, because the cover that matters for
+  a fast SKU on a short lead time is often between 1 and 2 days: the textbook base-stock
+  level of the ``classic`` scenario is 1.7 days beyond the lead time.
 * ``discount``: one of :data:`DISCOUNT_LEVELS` (percent off the list price). ``0`` leaves the
   SKU's price alone (a running promotion continues).
 * ``days``: the promotion's length, one of :data:`PROMO_DAYS`; it is ``0`` exactly when
@@ -18,12 +21,14 @@ to a safe action and count it (see :mod:`policies.lm.codec`).
 
 >>> parse_completion("restock=7 discount=20 days=7")
 Decision(restock=7, discount=20, days=7)
+>>> parse_completion("restock=1.75 discount=0 days=0")
+Decision(restock=1.75, discount=0, days=0)
 >>> parse_completion("restock=7 discount=20 days=0") is None
 True
 >>> format_completion(Decision(3, 0, 0))
 'restock=3 discount=0 days=0'
 >>> len(all_decisions())
-160
+288
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = [
     "PROMO_DAYS",
     "RESTOCK_LEVELS",
     "SAFE_DECISION",
+    "WORD_PATTERNS",
     "Decision",
     "all_completions",
     "all_decisions",
@@ -48,7 +54,9 @@ __all__ = [
 ]
 
 #: Days of demand beyond the lead time to order up to (0: no order today).
-RESTOCK_LEVELS: tuple[int, ...] = (0, 1, 2, 3, 5, 7, 10, 14, 21, 28)
+RESTOCK_LEVELS: tuple[float, ...] = (
+    0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 4, 5, 7, 10, 14, 21, 28,
+)
 #: Promotion depths in percent of the list price (0: no price change).
 DISCOUNT_LEVELS: tuple[int, ...] = (0, 10, 20, 30, 40, 50)
 #: Promotion lengths in days (0 only with discount 0).
@@ -57,13 +65,21 @@ PROMO_DAYS: tuple[int, ...] = (0, 2, 7, 14)
 #: Every completion starts with this (prompts end with ``->``).
 COMPLETION_PREFIX = " "
 
-_PATTERN = re.compile(r"restock=(0|[1-9][0-9]?) discount=(0|[1-9]0) days=(0|[1-9][0-9]?)")
+#: The shape of each of the three words, in order (values are checked against the levels).
+WORD_PATTERNS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"restock=(0|[1-9][0-9]?|[0-9]\.[0-9][0-9]?)"),
+    re.compile(r"discount=(0|[1-9]0)"),
+    re.compile(r"days=(0|[1-9][0-9]?)"),
+)
+_PATTERN = re.compile(" ".join(p.pattern for p in WORD_PATTERNS))
+#: The exact word of every restock level ("0.25", "7"): "0.250" or "7.0" are not in the grammar.
+_RESTOCK_WORDS: dict[str, float] = {format(c, "g"): c for c in RESTOCK_LEVELS}
 
 
 class Decision(NamedTuple):
     """One SKU's decision in grammar units (see the module docstring)."""
 
-    restock: int
+    restock: float
     discount: int
     days: int
 
@@ -92,7 +108,7 @@ def format_completion(d: Decision) -> str:
         from policies.lm.errors import GrammarError
 
         raise GrammarError(f"decision {tuple(d)} is outside the grammar")
-    return f"restock={d.restock} discount={d.discount} days={d.days}"
+    return f"restock={format(d.restock, 'g')} discount={d.discount} days={d.days}"
 
 
 def parse_completion(text: str) -> Decision | None:
@@ -112,7 +128,10 @@ def parse_completion(text: str) -> Decision | None:
     m = _PATTERN.fullmatch(text)
     if m is None:
         return None
-    d = Decision(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    restock = _RESTOCK_WORDS.get(m.group(1))
+    if restock is None:
+        return None
+    d = Decision(restock, int(m.group(2)), int(m.group(3)))
     return d if is_valid(d) else None
 
 

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,7 +64,7 @@ import numpy as np
 from envs.plan import PlanArrays
 from envs.simulator import MarketSimulator
 from policies.lm.codec import LMCodec
-from policies.lm.grammar import SAFE_DECISION, Decision, parse_completion
+from policies.lm.grammar import SAFE_DECISION, WORD_PATTERNS, Decision, parse_completion
 
 __all__ = [
     "CONTINUATIONS", "RolloutState", "SimulatorReward", "StateBank", "grammar_reward",
@@ -426,13 +425,6 @@ def _override(plan: PlanArrays, mine: PlanArrays, i: int) -> None:
     plan.duration[i] = mine.duration[i]
 
 
-_FIELD_PATTERNS = (
-    re.compile(r"restock=(0|[1-9][0-9]?)"),
-    re.compile(r"discount=(0|[1-9]0)"),
-    re.compile(r"days=(0|[1-9][0-9]?)"),
-)
-
-
 def grammar_reward(prompts: Sequence[Any], completions: Sequence[Any], **_: Any) -> list[float]:
     """Format reward: 0 for a completion in the grammar, else -1 plus 0.25 per leading word
     of the right shape (so a policy that writes nonsense still gets a gradient towards the
@@ -449,7 +441,7 @@ def grammar_reward(prompts: Sequence[Any], completions: Sequence[Any], **_: Any)
             continue
         words = text.strip().split(" ")
         good = 0
-        for word, pattern in zip(words, _FIELD_PATTERNS, strict=False):
+        for word, pattern in zip(words, WORD_PATTERNS, strict=False):
             if pattern.fullmatch(word) is None:
                 break
             good += 1

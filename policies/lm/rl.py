@@ -229,9 +229,11 @@ def collect_states(
     the rest of the shop. The heuristic also gives each morning's ``ref_plan``. With
     ``starve_days > 0`` each shop is also rolled out once more after that many days in
     which nobody orders, so the prompts include empty shelves and their recovery, states
-    the policy's own rollouts never reach. (Measured: RL runs without them stop ordering
-    for 29 of 30 SKUs of an emptied shop; with 21 starved days they still do for 27 of 30,
-    so this is not yet the cure; see ``policies/lm/checkpoints/default/RECORD.md``.)
+    the policy's own rollouts never reach; the emptied morning itself is saved for every
+    SKU, not a sample. (Measured on the first grammar: RL runs without starved rollouts
+    stopped ordering for 29 of 30 SKUs of an emptied shop, and with 21 starved days saved
+    like any other morning still for 27 of 30; see
+    ``policies/lm/checkpoints/default/RECORD.md``.)
 
     Returns the prompts, their ``state_id`` in ``bank`` and the rollouts' profits.
     """
@@ -268,12 +270,14 @@ def collect_states(
         offset = int(rng.integers(day_stride))
         total = 0.0
         saved: list[RolloutState] = []
+        emptied = min(starve, spec.horizon_days - 1) if starve else -1
         while not sim.done:
             view = sim.view()
-            if sim.day % day_stride == offset:
+            if sim.day % day_stride == offset or sim.day == emptied:
                 ref_plan = expert.act(view, sim)
                 day_prompts = codec.prompts(view)
-                k = min(skus_per_day, sim.n)
+                # the emptied morning itself: every SKU, the states RL must not unlearn
+                k = sim.n if sim.day == emptied else min(skus_per_day, sim.n)
                 for i in rng.choice(sim.n, size=k, replace=False):
                     state = make_state(sim, int(i), ref_plan, expert,
                                        int(rng.integers(1 << 30)), codec)

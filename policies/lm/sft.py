@@ -84,6 +84,11 @@ class SFTRunConfig:
         default=0.0, metadata={"help": "Share of rows whose category and product names are "
                                        "made unknown."}
     )
+    starve_days: int = field(
+        default=0, metadata={"help": "Also run every episode with nobody ordering on its first "
+                                      "n days, labelled by the expert (empty shelves and their "
+                                      "recovery; 0: off)."}
+    )
     jobs: int = field(default=1, metadata={"help": "Worker processes for the demonstrations."})
     day_stride: int = field(default=1, metadata={"help": "Keep every k-th day of each episode."})
     base_model: str | None = field(
@@ -119,6 +124,8 @@ class SFTRunConfig:
                 f"batch_size, day_stride and threads must be >= 1; got {self.batch_size}, "
                 f"{self.day_stride}, {self.threads}"
             )
+        if self.starve_days < 0:
+            raise LMConfigError(f"starve_days must be >= 0; got {self.starve_days}")
         if self.epochs <= 0 and self.max_steps <= 0:
             raise LMConfigError("set epochs > 0 or max_steps > 0")
         if self.lora and self.base_model is None and self.hidden_size < 8:
@@ -199,6 +206,7 @@ def train_sft(
         cfg.scenarios, cfg.seeds, cfg.expert, cfg.day_stride,
         drivers=[None if d == "expert" else d for d in cfg.drivers], progress=say,
         variants=cfg.variants, name_dropout=cfg.name_dropout, seed=cfg.seed, jobs=cfg.jobs,
+        starve_days=cfg.starve_days,
     )
     t_demo = time.perf_counter() - t0
     rng = np.random.default_rng(cfg.seed)
