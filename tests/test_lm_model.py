@@ -139,14 +139,17 @@ def test_the_shipped_checkpoint_decides_with_its_provenance_recorded() -> None:
     assert len(policy.version) == 12
 
 
-def test_the_shipped_checkpoint_restocks_an_emptied_shop() -> None:
-    """After 25 days without orders most shelves are empty: the policy orders for them.
+@pytest.mark.parametrize(("scenario", "idle_days"), [("steady", 25), ("steady", 15),
+                                                    ("festival", 40)])
+def test_the_shipped_checkpoint_restocks_an_emptied_shop(scenario: str, idle_days: int) -> None:
+    """After days without orders many shelves are empty: the policy orders for them.
 
-    (A state its own rollouts never reach; an RL run that never saw such states stopped
-    ordering for 29 of these 30 SKUs.)"""
+    (States its own rollouts never reach. An RL run that never saw such states stopped
+    ordering for 29 of 30 SKUs after 25 days; one trained with starved rollouts of 21 days
+    restocked 27 of 30 there but only 6 of 24 after 15 days, hence several lengths.)"""
     from policies.lm.bench import emptied_shop_check
 
-    figures = emptied_shop_check()
+    figures = emptied_shop_check(scenario=scenario, idle_days=idle_days)
     assert figures["empty_skus"] >= 10
     assert figures["ordered_share"] >= 0.75
 
