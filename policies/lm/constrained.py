@@ -37,10 +37,11 @@ class GrammarTrie:
 
         eos = tokenizer.eos_token_id
         unk = getattr(tokenizer, "unk_token_id", None)
-        unknown = sorted({
-            word for text in all_completions() for word in text.split(" ")
-            if unk is not None and unk in tokenizer(word, add_special_tokens=False)["input_ids"]
-        })
+        words = {word for text in all_completions() for word in text.split(" ")}
+        unknown = sorted(
+            w for w in words
+            if unk is not None and unk in tokenizer(w, add_special_tokens=False)["input_ids"]
+        )
         if unknown:
             from policies.lm.errors import LMConfigError
 
