@@ -259,7 +259,8 @@ def collect_states(
         scenario = spec.name + (f"+starved{starve}" if starve else "")
         sim = MarketSimulator.from_scenario(spec, seed=seed)
         decided: list[list[Decision]] = []  # the policy's decisions, one list per day
-        for _ in range(min(starve, spec.horizon_days - 1)):  # nobody orders: empty shelves
+        idle = min(starve, spec.horizon_days - 1)
+        for _ in range(idle):  # nobody orders: empty shelves
             sim.step(None)
             decided.append([SAFE_DECISION] * sim.n)
         policy = LMPolicy(model=model, tokenizer=tokenizer)
@@ -270,7 +271,7 @@ def collect_states(
         offset = int(rng.integers(day_stride))
         total = 0.0
         saved: list[RolloutState] = []
-        emptied = min(starve, spec.horizon_days - 1) if starve else -1
+        emptied = idle if starve else -1  # the first morning after the idle days
         while not sim.done:
             view = sim.view()
             if sim.day % day_stride == offset or sim.day == emptied:
