@@ -91,7 +91,7 @@ def test_prompts_are_short_single_lines_with_bucketed_numbers(sim: MarketSimulat
     vocab = set(codec.vocabulary_words())
     for p in prompts:
         words = p.split(" ")
-        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 26
+        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 27
         assert words[0].startswith("cat=") and words[1].startswith("name=")
         assert set(words[2:]) <= vocab  # every number lands in a known bucket
 
@@ -206,3 +206,45 @@ def test_a_tokenizer_that_cannot_spell_the_grammar_is_refused() -> None:
     )
     with pytest.raises(LMConfigError, match=r"restock=0\.25"):
         GrammarTrie(old)
+
+
+def test_a_tokenizer_from_before_the_up_field_is_refused() -> None:
+    """A checkpoint trained before prompts carried ``up=`` would read it as ``<unk>``."""
+    from policies.lm.constrained import GrammarTrie
+    from policies.lm.tokenizer import build_tokenizer
+
+    full = build_tokenizer([])
+    vocab = {w: i for w, i in full.get_vocab().items() if not w.startswith("up=")}
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    ordered = sorted(vocab, key=vocab.get)
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(ordered)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    old = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
+    with pytest.raises(LMConfigError, match=r"up=0, up=1, up=1\.25.*older grammar or prompt"):
+        GrammarTrie(old)
+    GrammarTrie(full)  # the current vocabulary passes
+
+
+def test_up_states_the_catalogue_promotion_response() -> None:
+    """``up=`` is the expected multiplier of a 30 % promotion: more elastic, larger."""
+    from envs.scenario import load_scenario
+
+    sims = {}
+    for name in ("classic", "steady", "new_category"):
+        s = MarketSimulator(load_scenario(name))
+        s.reset(seed=0)
+        sims[name] = s
+    def ups(name: str) -> list[float]:
+        codec = LMCodec(sims[name])
+        return [float(p.split(" up=")[1].split(" ")[0]) for p in codec.prompts(sims[name].view())]
+
+    assert set(ups("classic")) == {1.25}  # no price elasticity: the visibility lift alone
+    c = sims["new_category"].catalog
+    toys = [k for k in range(sims["new_category"].n) if c.category_names[c.category[k]] == "toys"]
+    new_cat = ups("new_category")
+    assert min(new_cat[k] for k in toys) >= 3 and max(ups("steady")) <= 3.5
+    assert max(new_cat[k] for k in toys) > max(ups("steady"))

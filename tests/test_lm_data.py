@@ -199,3 +199,15 @@ def _row(name: str) -> int:
     from envs import kernel
 
     return getattr(kernel, name)
+
+
+def test_variants_redraw_the_promotion_response_and_keep_the_other_draws() -> None:
+    """Training shops differ in how they answer a promotion (else ``up=`` teaches nothing)."""
+    lifts = {training_variant(STEADY, k, 1000).categories[0].promo_lift_per_depth
+             for k in range(1, 9)}
+    assert len(lifts) == 8 and min(lifts) >= 0.5 and max(lifts) <= 3.0
+    v = training_variant(STEADY, 1, 1000)
+    for base, var in zip(STEADY.categories, v.categories, strict=True):
+        ratio = var.elasticity.low / base.elasticity.low
+        assert 0.6 <= ratio <= 1.6
+        assert var.elasticity.high / base.elasticity.high == pytest.approx(ratio)

@@ -167,8 +167,8 @@ def test_rest_of_shop_follows_the_recorded_behaviour(tmp_path: Path) -> None:
 
 
 def test_a_starved_rollout_saves_every_sku_of_the_emptied_morning(tmp_path: Path) -> None:
-    """``starve_days``: the shop is rolled out once more after days nobody ordered, and the
-    first morning after them is saved for every SKU (the states RL must not unlearn), on top
+    """``starve_days``: the shop is rolled out once more after each length of days nobody
+    ordered, and the first morning after them is saved for every SKU (the states RL must not unlearn), on top
     of the usual sample every ``day_stride`` days."""
     from policies.lm.model import load_lm
     from policies.lm.policy import DEFAULT_CHECKPOINT
@@ -182,17 +182,30 @@ def test_a_starved_rollout_saves_every_sku_of_the_emptied_morning(tmp_path: Path
     bank = StateBank()
     prompts, ids, profits = collect_states(
         model, tok, (str(short),), (1010,), bank, day_stride=50, skus_per_day=1,
-        rng=np.random.default_rng(0), starve_days=25,
+        rng=np.random.default_rng(0), starve_days=(10, 25),
     )
-    assert set(profits) == {"steady/1010", "steady+starved25/1010"}
+    assert set(profits) == {"steady/1010", "steady+starved10/1010", "steady+starved25/1010"}
+    half_emptied = [bank[i] for i in ids if bank[i].sim.day == 10]
+    n = half_emptied[0].sim.n
+    assert sorted(st.sku for st in half_emptied) == list(range(n))  # each length's morning
     emptied = [bank[i] for i in ids if bank[i].sim.day == 25]
-    n = emptied[0].sim.n
     assert sorted(st.sku for st in emptied) == list(range(n))
     # the shelves really are empty: most of the saved SKUs have nothing on hand or on order
     empty = [st for st in emptied if st.sim.view().on_hand[st.sku] + st.sim.view().on_order[
         st.sku] <= 0]
     assert len(empty) >= n // 2
     assert len(prompts) == len(ids) > n  # and the sampled mornings of both rollouts
+
+
+def test_starve_days_takes_one_length_or_several_distinct_ones(tmp_path: Path) -> None:
+    from policies.lm.rl import RLRunConfig
+
+    assert RLRunConfig(out=str(tmp_path), starve_days=21).starve_days == (21,)
+    assert RLRunConfig(out=str(tmp_path), starve_days=0).starve_days == ()
+    assert RLRunConfig(out=str(tmp_path), starve_days=[12, 25]).starve_days == (12, 25)
+    for bad in ((12, 12), (-3,)):
+        with pytest.raises(LMConfigError, match="starve_days must be distinct lengths"):
+            RLRunConfig(out=str(tmp_path), starve_days=bad)
 
 
 def test_reward_penalises_and_counts_text_outside_the_grammar(starving_state) -> None:

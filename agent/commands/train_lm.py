@@ -57,6 +57,16 @@ def _seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _day_counts(text: str, option: str) -> tuple[int, ...]:
+    """Comma-separated day counts (``"12,25"``); zeros are dropped (``"0"``: none)."""
+    from policies.lm.errors import LMConfigError
+
+    try:
+        return tuple(d for d in (int(p) for p in _csv(text)) if d != 0)
+    except ValueError:
+        raise LMConfigError(f"{option}: expected day counts like '12,25'; got {text!r}") from None
+
+
 def _print_record(title: str, record: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -183,9 +193,10 @@ def train_rl(
     ] = 4,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
     starve_days: Annotated[
-        int, typer.Option(help="Also roll each shop out after this many days without orders, "
-                          "so RL sees empty shelves and their recovery (0: off).")
-    ] = 0,
+        str, typer.Option(help="Also roll each shop out after these numbers of days without "
+                          "orders, comma-separated (e.g. 12,25), so RL sees half- and fully-"
+                          "emptied shelves and their recovery (0: off).")
+    ] = "0",
     rest_of_shop: Annotated[
         str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
                           "rolled-out policy's recorded decisions, so shared order costs "
@@ -255,7 +266,8 @@ def train_rl(
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
         variants=variants, temperature=temperature, hold_days=hold_days,
-        rest_of_shop=rest_of_shop, starve_days=starve_days,
+        rest_of_shop=rest_of_shop,
+        starve_days=_day_counts(starve_days, "--starve-days"),
         tail_days=tail_days, n_futures=n_futures, scale_rewards=scale_rewards,
         learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
         report_to=report_to,

@@ -25,6 +25,9 @@ same words mean the same thing for a slow and a fast SKU. Fields, in order:
 ``fest``    days to the category's next festival
 ``shelf``   shelf life in days (0: not perishable); ``exp`` units near expiry, in days
 ``maxd``    the category's maximum discount in percent
+``up``      the expected demand multiplier of a 30 % promotion on its first day, from the
+            catalogue's elasticity and promotion lift: ``0.7 ** elasticity * (1 + lift * 0.3)``
+            (what the lookahead expert assumes; a drift of the true elasticity is not shown)
 ``moq``     the supplier's minimum order quantity, in days of forecast
 ``ofc``     the supplier's fixed cost per purchase order, in days of the SKU's gross margin
 ``hold``    holding cost per unit-day, in percent of the unit cost
@@ -64,7 +67,7 @@ from policies.lm.grammar import (
     parse_completion,
 )
 
-__all__ = ["PROMPT_END", "DecodeStats", "LMCodec", "sanitize_name"]
+__all__ = ["PROMPT_END", "UP_REFERENCE_DISCOUNT", "DecodeStats", "LMCodec", "sanitize_name"]
 
 #: The last word of every prompt; the completion follows after one space.
 PROMPT_END = "->"
@@ -86,6 +89,9 @@ _FEST = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 60, 365)
 _SHELF = (0, 2, 4, 7, 10, 14, 30)
 _END = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 60, 120)
 _HOLD = (0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
+_UP = (0, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8)
+#: The discount at which ``up=`` states a SKU's promotion response.
+UP_REFERENCE_DISCOUNT = 0.3
 
 
 def sanitize_name(text: str, limit: int = 24) -> str:
@@ -169,6 +175,11 @@ class LMCodec:
         self._ramp = np.maximum(np.asarray(c.ramp_days, dtype=float), 1.0)
         self._launch_forecast = np.asarray(c.base_demand, dtype=float)
         self._has_launch = bool(np.any(self._launch > 0))
+        d = UP_REFERENCE_DISCOUNT
+        uplift = (1 - d) ** np.asarray(c.elasticity, dtype=float) * (
+            1 + np.asarray(c.promo_lift, dtype=float) * d
+        )
+        self._up_words = ["up=" + v for v in _bucket(uplift, _UP)]
         costs = sim.spec.costs
         self._order_cost = np.asarray(c.sup_order_cost, dtype=float)[np.asarray(c.supplier)]
         backorders = bool(sim.spec.backorders)
@@ -217,6 +228,7 @@ class LMCodec:
             self._names if names is None else [f"name={sanitize_name(s)}" for s in names]
         )
         category, order_cost, n = self._category, self._order_cost, self.n
+        up_words = self._up_words
         if rows is not None:
             idx = np.asarray(rows, dtype=np.int64)
             view = dataclasses.replace(view, **{
@@ -225,6 +237,7 @@ class LMCodec:
             })
             daily, category, order_cost, n = daily[idx], category[idx], order_cost[idx], idx.size
             name_words = [name_words[i] for i in idx]
+            up_words = [up_words[i] for i in idx]
         ema28 = np.maximum(view.sales_ema28, _FLOOR_DAILY)
         margin = 100.0 * (view.list_price - view.unit_cost) / np.maximum(view.list_price, 1e-9)
         cols = [
@@ -247,6 +260,7 @@ class LMCodec:
             ["shelf=" + v for v in _bucket(view.shelf_life, _SHELF)],
             ["exp=" + v for v in _bucket(view.expiring_soon / daily, _DAYS)],
             ["maxd=" + v for v in _bucket(100.0 * view.max_discount + 1e-6, _PCT10)],
+            up_words,
             ["moq=" + v for v in _bucket(view.moq / daily, _DAYS)],
             ["ofc=" + v for v in _bucket(
                 order_cost / np.maximum(daily * (view.list_price - view.unit_cost), 1e-3),
@@ -267,7 +281,7 @@ class LMCodec:
             "pipe": _DAYS, "back": _DAYS, "lead": _LEAD, "margin": _PCT5, "price": _PRICE,
             "disc": _PCT10, "left": _LEFT, "streak": _STREAK, "fest": _FEST, "shelf": _SHELF,
             "exp": _DAYS, "maxd": _PCT10, "moq": _DAYS, "ofc": _DAYS, "hold": _HOLD,
-            "bo": (0, 1), "pen": _PCT5, "end": _END,
+            "bo": (0, 1), "pen": _PCT5, "end": _END, "up": _UP,
         }
         return [f"{k}={v:g}" for k, edges in fields.items() for v in edges] + [PROMPT_END]
 

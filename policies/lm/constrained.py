@@ -17,7 +17,40 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GrammarMask", "GrammarTrie"]
+__all__ = ["GrammarMask", "GrammarTrie", "require_vocabulary"]
+
+
+def require_vocabulary(tokenizer: Any) -> None:
+    """Refuse a tokenizer that cannot spell every grammar word and every prompt bucket word.
+
+    A word-level tokenizer trained before the grammar or the prompt gained a word (a
+    checkpoint from before the ``up=`` field, say) turns that word into its unknown token:
+    decoding would silently confuse decisions, and prompts would lose a field. A subword
+    tokenizer (a pretrained checkpoint's) spells every word and always passes.
+
+    Raises:
+        LMConfigError: naming the first unknown words, and saying to retrain.
+    """
+    from policies.lm.codec import LMCodec
+    from policies.lm.grammar import all_completions
+
+    unk = getattr(tokenizer, "unk_token_id", None)
+    if unk is None:
+        return
+    grammar = {word for text in all_completions() for word in text.split(" ")}
+    prompt = set(LMCodec.vocabulary_words()) - grammar
+    unknown = [  # grammar words first: they are the ones that would confuse decisions
+        w for words in (grammar, prompt) for w in sorted(words)
+        if unk in tokenizer(w, add_special_tokens=False)["input_ids"]
+    ]
+    if unknown:
+        from policies.lm.errors import LMConfigError
+
+        raise LMConfigError(
+            f"the checkpoint's tokenizer does not know the word(s) "
+            f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''}; it was trained "
+            "for an older grammar or prompt format: retrain it with `shopops train sft`"
+        )
 
 
 class GrammarTrie:
@@ -27,29 +60,15 @@ class GrammarTrie:
     maps ``(node, token)`` to the next node; ``depth`` is the longest completion in tokens.
 
     Raises:
-        LMConfigError: the tokenizer cannot spell some completion (a grammar word is its
-            unknown token, as in a checkpoint trained before the grammar gained that word):
-            decoding would silently confuse decisions, so the checkpoint must be retrained.
+        LMConfigError: the tokenizer cannot spell a grammar or prompt word
+            (:func:`require_vocabulary`).
     """
 
     def __init__(self, tokenizer: Any) -> None:
-        from policies.lm.grammar import all_completions, all_decisions, completion_text
+        from policies.lm.grammar import all_decisions, completion_text
 
         eos = tokenizer.eos_token_id
-        unk = getattr(tokenizer, "unk_token_id", None)
-        words = {word for text in all_completions() for word in text.split(" ")}
-        unknown = sorted(
-            w for w in words
-            if unk is not None and unk in tokenizer(w, add_special_tokens=False)["input_ids"]
-        )
-        if unknown:
-            from policies.lm.errors import LMConfigError
-
-            raise LMConfigError(
-                f"the checkpoint's tokenizer does not know the grammar word(s) "
-                f"{', '.join(unknown[:6])}{' ...' if len(unknown) > 6 else ''}; it was trained "
-                "for an older grammar: retrain it with `shopops train sft`"
-            )
+        require_vocabulary(tokenizer)
         self.child: dict[tuple[int, int], int] = {}
         self.allowed: list[list[int]] = [[]]
         self.depth = 0

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import field
 from pathlib import Path
 from typing import Any
@@ -96,9 +96,10 @@ class RLRunConfig:
                                             "'hold' (the same decision for H days) or 'expert' "
                                             "(see policies.lm.rewards)."}
     )
-    starve_days: int = field(
-        default=0, metadata={"help": "Also roll each shop out after this many days without "
-                                      "orders (empty shelves and their recovery; 0: off)."}
+    starve_days: tuple[int, ...] = field(
+        default=(), metadata={"help": "Also roll each shop out once after each of these "
+                                       "numbers of days without orders (empty shelves and "
+                                       "their recovery; empty: off). An int means one length."}
     )
     rest_of_shop: str = field(
         default="policy", metadata={"help": "Who runs the other SKUs in the reward's forks: "
@@ -148,8 +149,13 @@ class RLRunConfig:
         if self.rest_of_shop not in ("policy", "expert"):
             raise LMConfigError(f"rest_of_shop must be 'policy' or 'expert'; got "
                                 f"{self.rest_of_shop!r}")
-        if self.starve_days < 0:
-            raise LMConfigError(f"starve_days must be >= 0; got {self.starve_days}")
+        if isinstance(self.starve_days, int):  # records and callers from before lists
+            self.starve_days = (self.starve_days,) if self.starve_days else ()
+        self.starve_days = tuple(int(d) for d in self.starve_days)
+        if any(d < 1 for d in self.starve_days) or len(set(self.starve_days)) < len(
+                self.starve_days):
+            raise LMConfigError(f"starve_days must be distinct lengths >= 1 (or none); got "
+                                f"{list(self.starve_days)}")
         if self.variants < 0 or self.temperature <= 0:
             raise LMConfigError(f"need variants >= 0 and temperature > 0; got {self.variants} "
                                 f"and {self.temperature}")
@@ -217,7 +223,7 @@ def collect_states(
     model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
     bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
     progress: Callable[[str], None] | None = None, variants: int = 0,
-    rest_of_shop: str = "policy", starve_days: int = 0,
+    rest_of_shop: str = "policy", starve_days: int | Sequence[int] = 0,
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
@@ -227,10 +233,12 @@ def collect_states(
     its morning on (:attr:`~policies.lm.rewards.RolloutState.behaviour`), which the rest of
     the shop follows in the rewards; with ``"expert"`` the tuned base-stock heuristic runs
     the rest of the shop. The heuristic also gives each morning's ``ref_plan``. With
-    ``starve_days > 0`` each shop is also rolled out once more after that many days in
-    which nobody orders, so the prompts include empty shelves and their recovery, states
-    the policy's own rollouts never reach; the emptied morning itself is saved for every
-    SKU, not a sample. (Measured on the first grammar: RL runs without starved rollouts
+    ``starve_days`` (a length or several) each shop is also rolled out once more after
+    each length of days in which nobody orders, so the prompts include empty shelves and
+    their recovery, states the policy's own rollouts never reach; the emptied morning itself
+    is saved for every SKU, not a sample. Several lengths cover half- and fully-emptied
+    shelves: one run with 21 starved days restocked 26-27 of 30 SKUs after 25 idle days but
+    only 6 of 24 after 15. (Measured on the first grammar: RL runs without starved rollouts
     stopped ordering for 29 of 30 SKUs of an emptied shop, and with 21 starved days saved
     like any other morning still for 27 of 30; see
     ``policies/lm/checkpoints/default/RECORD.md``.)
@@ -249,11 +257,13 @@ def collect_states(
     prompts: list[str] = []
     ids: list[int] = []
     profits: dict[str, float] = {}
+    lengths = [d for d in ((starve_days,) if isinstance(starve_days, int) else starve_days)
+               if d > 0]
     shops = [
         (load_scenario(sc) if v == 0 else training_variant(load_scenario(sc), v, seed), seed,
          starve)
         for sc in scenarios for seed in seeds for v in range(variants + 1)
-        for starve in ((0, starve_days) if starve_days > 0 else (0,))
+        for starve in (0, *lengths)
     ]
     for spec, seed, starve in shops:
         scenario = spec.name + (f"+starved{starve}" if starve else "")

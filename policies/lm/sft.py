@@ -202,6 +202,12 @@ def train_sft(
     _torch_setup(cfg.threads)
     say = progress or (lambda _line: None)
     t0 = time.perf_counter()
+    base = None
+    if cfg.base_model is not None:  # refuse an unusable base before minutes of demonstrations
+        from policies.lm.constrained import require_vocabulary
+
+        base = load_lm(cfg.base_model)
+        require_vocabulary(base[1])
     demos = collect_demonstrations(
         cfg.scenarios, cfg.seeds, cfg.expert, cfg.day_stride,
         drivers=[None if d == "expert" else d for d in cfg.drivers], progress=say,
@@ -221,7 +227,7 @@ def train_sft(
                          num_hidden_layers=cfg.num_layers, seed=cfg.seed),
         )
     else:
-        model, tokenizer = load_lm(cfg.base_model)
+        model, tokenizer = base
         model.train()
     if cfg.lora:
         model = apply_lora(model, cfg.lora_settings)

@@ -11,6 +11,11 @@ draws a new shop around a training scenario so demonstrations cover those words:
   cost by 0.5-2x;
 * each category's demand level scaled by 0.3-3x; with probability 0.35 a non-perishable
   category launches on a day in 10-60 with a 7-28-day ramp;
+* each category's promotion response redrawn: its elasticity scaled by 0.6-1.6x and its
+  promotion lift per unit of depth drawn in 0.5-3 (the scenarios all use 1.5; without this
+  every training SKU answers a promotion alike and the prompt's ``up=`` word teaches
+  nothing); these draws come from their own random stream, so the other draws of a variant
+  are the same as before they were added;
 * festivals moved by up to 30 days either way;
 * the holding cost rate scaled by 0.3-3x (and, one time in eight, set to 1-20 % a day, the
   textbook case), the lost-sale and backorder penalties by 0.5-2x.
@@ -40,6 +45,7 @@ from envs.scenario import ScenarioSpec, parse_scenario
 __all__ = ["training_variant"]
 
 _LAUNCH_PROBABILITY = 0.35
+_PROMO_STREAM = 1  # the promotion-response draws' own random stream
 
 
 def _scale_range(r: dict[str, float], factor: float) -> dict[str, float]:
@@ -77,6 +83,18 @@ def training_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
                 and rng.random() < _LAUNCH_PROBABILITY):
             c["launch_day"] = int(rng.integers(10, 61))
             c["ramp_days"] = int(rng.integers(7, 29))
+    promo_rng = np.random.default_rng(
+        [int(seed), int(index), zlib.crc32(spec.name.encode()), _PROMO_STREAM]
+    )
+    for c in data["categories"]:
+        scale = float(promo_rng.uniform(0.6, 1.6))
+        c["elasticity"] = _scale_range(c["elasticity"], scale)
+        c["promo_lift_per_depth"] = float(promo_rng.uniform(0.5, 3.0))
+        for sku in c.get("skus") or []:
+            if sku.get("elasticity") is not None:
+                sku["elasticity"] = sku["elasticity"] * scale
+            if sku.get("promo_lift_per_depth") is not None:
+                sku["promo_lift_per_depth"] = c["promo_lift_per_depth"]
     costs = data["costs"]
     costs["holding_rate_per_day"] = float(
         rng.uniform(0.01, 0.2) if rng.random() < 0.125
