@@ -37,9 +37,12 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
     for card in cards:  # each card shows what the model read and wrote, in the grammar
         assert card["lm_prompt"].endswith("->") and parse_completion(card["lm_decision"])
         assert "lm_prompt" not in card["proposed"]
-    first, rest = cards[0], cards[1:]
+    first, second, rest = cards[0], cards[1], cards[2:]
+    assert second["kind"] == "restock"
+    halved = second["line"]["quantity"] // 2  # a human edit in units, as the chat writes it
     answer = {"by": "alice", "decisions": {
         str(first["action_id"]): {"choice": "reject", "reason": "too much stock"},
+        str(second["action_id"]): {"choice": "edit", "quantity": halved, "reason": "half"},
         **{str(c["action_id"]): {"choice": "accept"} for c in rest},
     }}
     with open_checkpointer(store.url) as saver:
@@ -54,6 +57,10 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
 
     records, counts = records_from_store(db)
     assert counts["actions"] == len(cards) and len(records) == len(cards)
+    assert counts["edits_read"] == 1  # the edit in units was read as a decision
+    edit = next(r for r in records if r.verdict == "edit")
+    assert edit.edited is not None and edit.edited.restock < edit.decision.restock
+    assert edit.edited.discount == edit.decision.discount
     verdicts = {r.verdict for r in records}
     assert "reject" in verdicts and (not rest or "accept" in verdicts)
     pairs, _ = preference_pairs(records)

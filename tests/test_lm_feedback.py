@@ -65,7 +65,7 @@ def test_records_are_read_from_a_real_store_database(tmp_path: Path) -> None:
         s.commit()
     engine.dispose()
     records, counts = records_from_store(url)
-    assert counts == {"actions": 3, "records": 2, "skipped_no_prompt": 1}
+    assert counts == {"actions": 3, "records": 2, "skipped_no_prompt": 1, "edits_read": 1}
     by_verdict = {r.verdict: r for r in records}
     assert by_verdict["reject"].reason == "overstock"
     assert by_verdict["edit"].edited == Decision(7, 0, 0) and by_verdict["edit"].outcome == 12.5
@@ -109,3 +109,20 @@ def test_reward_model_trains_on_simulated_feedback(tmp_path: Path) -> None:
     scorer = RewardModelReward.load(record["model_path"])
     a = scorer([P, P], [" restock=7 discount=0 days=0", " restock=28 discount=50 days=14"])
     assert len(a) == 2 and a[0] != a[1]  # a trained head separates different completions
+
+
+def test_an_edit_in_units_is_read_as_the_nearest_decision() -> None:
+    """The approval chat edits quantities and discounts, not grammar words."""
+    from policies.lm.codec import decision_for_edit
+
+    basis = {"daily": 10.0, "lead": 5.0, "position": 20.0}
+    proposed = Decision(7, 0, 0)  # orders 10 x (5 + 7) - 20 = 100 units
+    assert decision_for_edit(proposed, {"quantity": 40}, basis) == Decision(1, 0, 0)
+    assert decision_for_edit(proposed, {"quantity": 0}, basis) == Decision(0, 0, 0)
+    assert decision_for_edit(proposed, {"quantity": 100}, basis) == Decision(7, 0, 0)
+    promo = Decision(0, 20, 7)
+    assert decision_for_edit(promo, {"discount": 0.28}, basis) == Decision(0, 30, 7)
+    assert decision_for_edit(promo, {"duration_days": 13}, basis) == Decision(0, 20, 14)
+    assert decision_for_edit(promo, {"discount": 0.0}, basis) == Decision(0, 0, 0)
+    assert decision_for_edit(Decision(2, 0, 0), {"discount": 0.1}, basis) == Decision(2, 10, 2)
+    assert decision_for_edit(proposed, {"quantity": 40}, {"daily": 10.0}) is None

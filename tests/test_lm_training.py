@@ -168,8 +168,8 @@ def test_rest_of_shop_follows_the_recorded_behaviour(tmp_path: Path) -> None:
 
 def test_a_starved_rollout_saves_every_sku_of_the_emptied_morning(tmp_path: Path) -> None:
     """``starve_days``: the shop is rolled out once more after each length of days nobody
-    ordered, and the first morning after them is saved for every SKU (the states RL must not unlearn), on top
-    of the usual sample every ``day_stride`` days."""
+    ordered, and the first morning after them is saved for every SKU (the states RL must
+    not unlearn), on top of the usual sample every ``day_stride`` days."""
     from policies.lm.model import load_lm
     from policies.lm.policy import DEFAULT_CHECKPOINT
     from policies.lm.rl import collect_states

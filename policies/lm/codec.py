@@ -67,7 +67,14 @@ from policies.lm.grammar import (
     parse_completion,
 )
 
-__all__ = ["PROMPT_END", "UP_REFERENCE_DISCOUNT", "DecodeStats", "LMCodec", "sanitize_name"]
+__all__ = [
+    "PROMPT_END",
+    "UP_REFERENCE_DISCOUNT",
+    "DecodeStats",
+    "LMCodec",
+    "decision_for_edit",
+    "sanitize_name",
+]
 
 #: The last word of every prompt; the completion follows after one space.
 PROMPT_END = "->"
@@ -363,6 +370,58 @@ class LMCodec:
         ]
 
     @staticmethod
+    def basis(view: ShopView, daily: np.ndarray) -> list[dict[str, float]]:
+        """Per SKU, the numbers that turn a decision into units and back (plain floats):
+        ``daily`` forecast, ``lead`` time and inventory ``position``. Stored with each
+        decision so a human's edit in units can be read as a decision later
+        (:func:`decision_for_edit`)."""
+        pos = LMCodec.position(view)
+        return [
+            {"daily": round(float(d), 6), "lead": float(lt), "position": float(p)}
+            for d, lt, p in zip(daily, view.lead_time, pos, strict=True)
+        ]
+
+    @staticmethod
     def completion(d: Decision) -> str:
         """The completion text for ``d`` (as it follows a prompt)."""
         return completion_text(d)
+
+
+def decision_for_edit(
+    decision: Decision, edit: dict[str, float], basis: dict[str, float]
+) -> Decision | None:
+    """The grammar decision nearest to ``decision`` changed by a human's ``edit`` in units.
+
+    ``edit`` holds what the approval answer may change (``agent.approvals``): ``quantity``
+    (units to order), ``discount`` (a fraction) and/or ``duration_days``; ``basis`` is the
+    decision's :meth:`LMCodec.basis` entry. A quantity of ``q`` > 0 becomes the cover level
+    whose order-up-to target ``daily x (lead + c)`` is nearest ``position + q`` (as
+    :meth:`LMCodec.encode` maps an expert's order); 0 is ``restock=0``. A discount or
+    length becomes the nearest level (a discount of 0 ends the promotion: ``discount=0
+    days=0``). Fields the edit does not name keep the decision's value.
+
+    Returns ``None`` when ``basis`` lacks a number needed (the edit cannot be read).
+    """
+    restock, discount, days = decision.restock, decision.discount, decision.days
+    if "quantity" in edit:
+        try:
+            daily = max(float(basis["daily"]), _FLOOR_DAILY)
+            lead, position = float(basis["lead"]), float(basis["position"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        q = float(edit["quantity"])
+        levels = np.asarray(RESTOCK_LEVELS[1:], dtype=float)
+        want = (position + q) / daily - lead
+        restock = 0.0 if q <= 0 else float(levels[np.abs(levels - want).argmin()])
+    if "discount" in edit:
+        pct = 100.0 * float(edit["discount"])
+        levels = np.asarray(DISCOUNT_LEVELS[1:], dtype=float)
+        discount = 0 if pct <= 0 else int(levels[np.abs(levels - pct).argmin()])
+        if discount and not days:
+            days = int(PROMO_DAYS[1])
+    if "duration_days" in edit and discount:
+        levels = np.asarray(PROMO_DAYS[1:], dtype=float)
+        days = int(levels[np.abs(levels - float(edit["duration_days"])).argmin()])
+    if not discount:
+        days = 0
+    return Decision(restock, discount, days)

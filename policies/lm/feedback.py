@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from policies.lm.codec import decision_for_edit
 from policies.lm.errors import LMArtifactError, TrainingDataError
 from policies.lm.grammar import SAFE_DECISION, Decision, completion_text, is_valid, parse_completion
 
@@ -138,10 +139,14 @@ def _decision_from(d: Any) -> Decision | None:
 def records_from_store(url: str) -> tuple[list[FeedbackRecord], dict[str, int]]:
     """Feedback records from a store database, and counts of what was read and skipped.
 
-    Reads ``actions`` (with ``card``/``proposed`` holding ``lm_prompt`` and
-    ``lm_decision``), ``approvals`` (verdict, edit, reason) and ``feedback_events`` of kind
+    Reads ``actions`` (with ``card``/``proposed`` holding ``lm_prompt``, ``lm_decision`` and
+    ``lm_basis``), ``approvals`` (verdict, edit, reason) and ``feedback_events`` of kind
     ``outcome`` (payload ``{"action_id": ..., "profit": ...}``) and ``anomaly``
-    (payload ``{"action_id": ...}``), using only the tables that exist.
+    (payload ``{"action_id": ...}``), using only the tables that exist. An edit is read as
+    a decision: its ``lm_decision`` if it has one, else its units (``quantity``,
+    ``discount``, ``duration_days``, as the approval chat writes them) through the
+    action's ``lm_basis`` (:func:`policies.lm.codec.decision_for_edit`); ``edits_read`` and
+    ``edits_unreadable`` count them.
 
     Raises:
         LMArtifactError: the database cannot be opened or has no ``actions`` table.
@@ -194,12 +199,21 @@ def records_from_store(url: str) -> tuple[list[FeedbackRecord], dict[str, int]]:
         aid = int(row["id"])
         verdict, edit, reason = verdicts.get(aid, (None, None, ""))
         risk = row.get("risk_parts") if isinstance(row.get("risk_parts"), dict) else {}
+        edited = None
+        if verdict == "edit" and isinstance(edit, dict):
+            edited = _decision_from(edit.get("lm_decision"))
+            basis = card.get("lm_basis") or proposed.get("lm_basis")
+            if edited is None and isinstance(basis, dict):  # an edit in units
+                edited = decision_for_edit(decision, edit, basis)
+            if edited is None:
+                counts["edits_unreadable"] += 1
+            else:
+                counts["edits_read"] += 1
         records.append(FeedbackRecord(
             prompt=str(prompt),
             decision=decision,
             verdict=verdict if verdict in _VERDICTS else None,
-            edited=_decision_from((edit or {}).get("lm_decision") if isinstance(edit, dict)
-                                  else None),
+            edited=edited,
             reason=str(reason),
             outcome=outcomes.get(aid),
             anomalous=aid in anomalous or bool(risk.get("anomaly")),

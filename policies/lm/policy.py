@@ -145,7 +145,8 @@ class LMPolicy:
         gen = self.completions(prompts)
         self.stats.invalid_unmasked += sum(gen.unmasked_invalid)
         decisions = codec.parse(gen.texts)
-        self._last = (view.sku_ids, prompts, gen.texts, decisions)
+        self._last = (view.sku_ids, prompts, gen.texts, decisions,
+                      codec.basis(view, codec.forecast(view)))
         return codec.decode(decisions, view, self.stats)
 
     @property
@@ -155,9 +156,11 @@ class LMPolicy:
         last = getattr(self, "_last", None)
         return [] if last is None else list(last[3])
 
-    def decision_trace(self) -> dict[str, dict[str, str]]:
+    def decision_trace(self) -> dict[str, dict[str, Any]]:
         """What the model read and wrote for each SKU in the last :meth:`act`:
-        ``{sku: {"lm_prompt": ..., "lm_decision": ...}}`` (empty before the first act).
+        ``{sku: {"lm_prompt": ..., "lm_decision": ..., "lm_basis": {...}}}`` (empty before
+        the first act; ``lm_basis`` is :meth:`LMCodec.basis`, the numbers that read an edit
+        in units as a decision).
 
         The agent's plan node stores this with each proposed line, so approvals, edits and
         outcomes of the actions can later train the policy (``policies.lm.feedback``).
@@ -165,8 +168,8 @@ class LMPolicy:
         last = getattr(self, "_last", None)
         if last is None:
             return {}
-        skus, prompts, texts, _ = last
+        skus, prompts, texts, _, basis = last
         return {
-            sku: {"lm_prompt": p, "lm_decision": t.strip()}
-            for sku, p, t in zip(skus, prompts, texts, strict=True)
+            sku: {"lm_prompt": p, "lm_decision": t.strip(), "lm_basis": b}
+            for sku, p, t, b in zip(skus, prompts, texts, basis, strict=True)
         }
