@@ -10,7 +10,11 @@ The runner is the **clock** of a simulated shop. For each day ``d`` it
 3. closes the day in one transaction: steps the simulator with every line executed for
    ``d`` (from the store, so late approvals answered in another process count), records the
    outcome, feeds the outcome and new feedback events to the signals, snapshots the simulator
-   and the signals, and opens ``d + 1``.
+   and the signals, and opens ``d + 1``. Each executed line also gets its own realised
+   outcome once :data:`ACTION_OUTCOME_DAYS` days have closed from the day it took effect:
+   its SKU's attributable profit over those days (:func:`tools.sim_shop.sku_day_profit`), an
+   ``outcome`` event with the ``action_id`` (key ``action-outcome:ACTION``), which
+   ``policies.lm.feedback`` pairs for training.
 
 Every step is on disk before the next starts, so a killed process loses nothing:
 :func:`resume_run` reloads the run (simulator snapshot of the open day, policy, signals),
@@ -46,11 +50,11 @@ from agent.store.models import (
     Shop,
 )
 from envs.config_files import validation_problem
-from envs.simulator import MarketSimulator
+from envs.simulator import DayResult, MarketSimulator
 from tools.risk import ApprovalPolicy
 from tools.rules import load_rules
 from tools.signals import make_signals
-from tools.sim_shop import SimShop
+from tools.sim_shop import SimShop, sku_day_profit
 
 __all__ = [
     "RunOptions",
@@ -68,6 +72,8 @@ __all__ = [
 
 ShopFactory = Callable[[MarketSimulator, str], SimShop]
 _KEEP_BLOB_DAYS = 3
+#: Days of a SKU's profit (from the day a line took effect) that make its action's outcome.
+ACTION_OUTCOME_DAYS = 7
 
 
 @dataclasses.dataclass
@@ -421,6 +427,7 @@ class Runner:
                     {"bytes": ctx.signals.to_bytes(), "cursor": cursor},
                     session=s,
                 )
+            _record_action_outcomes(store, s, run_id, day, shop, result)
             store.put_blob(run_id, f"sim:{day + 1}", shop.sim, session=s)
             old = day + 1 - _KEEP_BLOB_DAYS
             store.delete_blobs(run_id, [f"sim:{old}", f"sense:{old}", f"plan:{old}"], s)
@@ -801,3 +808,45 @@ def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - mainten
         s.execute(delete(Action).where(Action.run_id == run_id))
         s.execute(delete(PlanRecord).where(PlanRecord.run_id == run_id))
         s.execute(delete(Run).where(Run.id == run_id))
+
+
+def _record_action_outcomes(
+    store: Store, s: Any, run_id: str, day: int, shop: SimShop, result: DayResult
+) -> None:
+    """In the day-close transaction: keep the closed day's per-SKU profit and write the
+    outcome of every line that took effect ``ACTION_OUTCOME_DAYS - 1`` days before it."""
+    store.put_blob(
+        run_id, f"sku-profit:{day}", sku_day_profit(shop.sim, result).tolist(),
+        session=s,
+    )
+    first = day - ACTION_OUTCOME_DAYS + 1
+    if first < 0:
+        return
+    window = [store.get_blob(run_id, f"sku-profit:{k}", session=s) for k in range(first, day + 1)]
+    store.delete_blobs(run_id, [f"sku-profit:{first}"], s)
+    if any(w is None for w in window):  # days closed before outcomes were kept
+        return
+    done = s.execute(
+        select(Execution.action_id, Execution.sku, Execution.kind)
+        .where(Execution.run_id == run_id, Execution.applied_day == first)
+        .order_by(Execution.id)
+    ).all()
+    for action_id, sku, kind in done:
+        pos = shop.sku_index.get(sku)
+        if pos is None:
+            continue
+        s.add(FeedbackEvent(
+            event_key=f"action-outcome:{action_id}",
+            run_id=run_id,
+            day=day,
+            kind="outcome",
+            sku=sku,
+            payload={
+                "action_id": int(action_id),
+                "kind": kind,
+                "profit": float(sum(w[pos] for w in window)),
+                "from_day": first,
+                "days": ACTION_OUTCOME_DAYS,
+                "basis": "sku attributable profit (tools.sim_shop.sku_day_profit)",
+            },
+        ))

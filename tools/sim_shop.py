@@ -29,8 +29,26 @@ from tools.actions import arrays_from_lines
 from tools.errors import ShopBackendError
 from tools.shop import WhatIf
 
-__all__ = ["SimShop"]
+__all__ = ["SimShop", "sku_day_profit"]
 
+
+
+def sku_day_profit(sim: MarketSimulator, result: DayResult) -> np.ndarray:
+    """Each SKU's attributable profit of the day ``sim`` just stepped (``result``).
+
+    Margin on the units sold at the day's price, less holding of the stock left at the close,
+    lost-sale penalties, waste and the promotion's daily cost. Costs shared by several SKUs
+    (a purchase order's fixed cost, a promotion's start-up cost) are left out, so the SKUs'
+    figures do not add up to the shop's profit.
+    """
+    c, costs = sim.catalog, sim.spec.costs
+    return (
+        result.sales * (result.price - c.unit_cost)
+        - sim.state.on_hand * c.unit_cost * costs.holding_rate_per_day
+        - result.lost * c.price * costs.lost_sale_penalty_rate
+        - result.expired * (c.unit_cost + costs.waste_disposal_cost)
+        - (result.discount > 0) * costs.promo_daily_cost
+    )
 
 class SimShop:
     """A simulated shop. ``sim`` is the live simulator (policies receive it for forks).
@@ -178,10 +196,6 @@ class SimShop:
     def _rollout(
         fork: MarketSimulator, first: PlanArrays | None, days: int
     ) -> tuple[float, np.ndarray]:
-        c, costs = fork.catalog, fork.spec.costs
-        hold = c.unit_cost * costs.holding_rate_per_day
-        lost_u = c.price * costs.lost_sale_penalty_rate
-        waste_u = c.unit_cost + costs.waste_disposal_cost
         total = 0.0
         per_sku = np.zeros(fork.n)
         for k in range(days):
@@ -189,12 +203,5 @@ class SimShop:
                 break
             r = fork.step(first if k == 0 else None)
             total += r.profit
-            on_hand = fork.state.on_hand
-            per_sku += (
-                r.sales * (r.price - c.unit_cost)
-                - on_hand * hold
-                - r.lost * lost_u
-                - r.expired * waste_u
-                - (r.discount > 0) * costs.promo_daily_cost
-            )
+            per_sku += sku_day_profit(fork, r)
         return total, per_sku
