@@ -15,7 +15,10 @@ turns through :func:`thread_lease` (a ``thread_leases`` row per thread, again a 
 in the database), so two resumes never run side by side from one checkpoint.
 
 If resuming fails after the claim, :func:`release_claims` removes the claims of actions that
-are still pending, so the decision can be answered again.
+are still pending, so the decision can be answered again. A process killed between its claim
+and its resume cannot release it: a claim older than ``stale_s`` (10 minutes by default, well
+past the thread lease's two-minute wait) on an action that is still pending is *stranded*,
+and the next answer takes it over in its own claim transaction.
 """
 
 from __future__ import annotations
@@ -75,21 +78,23 @@ def _claim_owner(store: Any, action_id: int) -> tuple[str | None, str]:
 
 
 def claim_decisions(
-    store: Any, run_id: str, day: int, decisions: Mapping[str, Mapping[str, Any]], by: str
+    store: Any, run_id: str, day: int, decisions: Mapping[str, Mapping[str, Any]], by: str,
+    *, stale_s: float = 600.0,
 ) -> None:
     """Claim every action of ``decisions`` (a validated answer's ``decisions``) for ``by``.
 
     All or nothing: one transaction; if any action is no longer pending or already claimed,
-    nothing is claimed.
+    nothing is claimed. A claim older than ``stale_s`` seconds on a still-pending action was
+    stranded by a process that died before resuming: it is removed and claimed anew.
 
     Raises:
         DecisionConflictError: an action was answered or claimed first (names who).
     """
-    from sqlalchemy import select
+    from sqlalchemy import delete, select
     from sqlalchemy.exc import IntegrityError
 
     from agent.store.auth import DecisionClaim
-    from agent.store.models import Action
+    from agent.store.models import Action, utcnow
 
     ids = sorted(int(k) for k in decisions)
     lost: int | None = None
@@ -102,6 +107,16 @@ def claim_decisions(
                     )
                 ).all()
             )
+            # compared in Python, as thread_lease does (no database time-zone arithmetic)
+            stale = dt.timedelta(seconds=stale_s)
+            stranded = [
+                claim_id for claim_id, aid, at in s.execute(
+                    select(DecisionClaim.id, DecisionClaim.action_id, DecisionClaim.claimed_at)
+                    .where(DecisionClaim.action_id.in_(ids)))
+                if status.get(aid) == "pending" and utcnow() - at > stale
+            ]
+            if stranded:  # by row id: a fresh claim made meanwhile is never removed
+                s.execute(delete(DecisionClaim).where(DecisionClaim.id.in_(stranded)))
             taken = set(
                 s.scalars(select(DecisionClaim.action_id).where(DecisionClaim.action_id.in_(ids)))
             )

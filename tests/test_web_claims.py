@@ -35,7 +35,8 @@ def two_stores(request, tmp_path):
     )
     a, b = open_store(url), open_store(url)
     run_id = create_run(
-        a, RunOptions(scenario="steady", signals="ema", approval=ApprovalPolicy(mode="confirm"))
+        a, RunOptions(scenario="steady", signals="ema", policy="base_stock_tuned",
+                      approval=ApprovalPolicy(mode="confirm")),
     )
     with a.session() as s:
         ids = []
@@ -99,6 +100,36 @@ def test_claims_are_all_or_nothing_and_released_while_pending(two_stores):
         s.get(Action, ids[2]).status = "approved"
     with pytest.raises(DecisionConflictError, match="status approved"):
         claim_decisions(a, run_id, 0, {str(ids[2]): {"choice": "accept"}}, "ann")
+
+
+def test_a_claim_stranded_by_a_dead_process_is_taken_over(two_stores):
+    """A process killed between its claim and its resume leaves a claim nobody releases: once
+    it is older than ``stale_s`` on a still-pending action, the next answer takes it over."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from agent.store.models import utcnow
+
+    a, b, run_id, ids = two_stores
+    claim_decisions(a, run_id, 0, {str(ids[0]): {"choice": "accept"}}, "ann")  # then "dies"
+    with pytest.raises(DecisionConflictError, match="by ann"):  # fresh: still ann's
+        claim_decisions(b, run_id, 0, {str(ids[0]): {"choice": "reject"}}, "ben")
+    with a.session() as s:
+        s.execute(update(DecisionClaim).where(DecisionClaim.action_id == ids[0])
+                  .values(claimed_at=utcnow() - dt.timedelta(minutes=11)))
+    claim_decisions(b, run_id, 0, {str(ids[0]): {"choice": "reject"}}, "ben")
+    with b.session() as s:
+        rows = s.execute(select(DecisionClaim.by, DecisionClaim.choice)
+                         .where(DecisionClaim.action_id == ids[0])).all()
+    assert [tuple(r) for r in rows] == [("ben", "reject")]
+    # an old claim on an action that was decided is not stranded: it stays, and conflicts
+    with a.session() as s:
+        s.execute(update(DecisionClaim).where(DecisionClaim.action_id == ids[0])
+                  .values(claimed_at=utcnow() - dt.timedelta(minutes=11)))
+        s.get(Action, ids[0]).status = "rejected"
+    with pytest.raises(DecisionConflictError, match="status rejected"):
+        claim_decisions(a, run_id, 0, {str(ids[0]): {"choice": "accept"}}, "ann")
 
 
 def test_thread_lease_is_exclusive_across_stores(two_stores):
