@@ -114,6 +114,13 @@ def sanitize_name(text: str, limit: int = 24) -> str:
     return out or "x"
 
 
+def _nearest(levels: Sequence[float] | np.ndarray, values: object) -> np.ndarray:
+    """The level nearest each of ``values`` (the first of two equally near)."""
+    lv = np.asarray(levels, dtype=float)
+    v = np.asarray(values, dtype=float)
+    return lv[np.abs(v[..., None] - lv).argmin(axis=-1)]
+
+
 def _bucket(values: np.ndarray, edges: Sequence[float]) -> list[str]:
     e = np.asarray(edges, dtype=float)
     idx = np.clip(np.searchsorted(e, np.nan_to_num(values, nan=0.0), side="right") - 1, 0, None)
@@ -357,14 +364,11 @@ class LMCodec:
         daily = self.forecast(view)
         q = np.asarray(plan.order_qty, dtype=float)
         want = (self.position(view) + q) / daily - view.lead_time
-        r_idx = np.abs(want[:, None] - self._restock[None, :]).argmin(axis=1)
-        restock = np.where(q > 0, self._restock[r_idx], 0.0)
+        restock = np.where(q > 0, _nearest(self._restock, want), 0.0)
         promo = np.asarray(plan.promo_set, dtype=bool) & (np.asarray(plan.discount) > 0)
-        d_idx = np.abs(100.0 * np.asarray(plan.discount)[:, None] - self._disc[None, :]).argmin(1)
-        dur = np.asarray(plan.duration, dtype=float)
-        k_idx = np.abs(dur[:, None] - self._days[None, :]).argmin(1)
-        disc = np.where(promo, self._disc[d_idx], 0.0).astype(int)
-        days = np.where(promo, self._days[k_idx], 0.0).astype(int)
+        pct = 100.0 * np.asarray(plan.discount, dtype=float)
+        disc = np.where(promo, _nearest(self._disc, pct), 0.0).astype(int)
+        days = np.where(promo, _nearest(self._days, plan.duration), 0.0).astype(int)
         return [
             Decision(float(r), int(d), int(k)) for r, d, k in zip(restock, disc, days, strict=True)
         ]
@@ -410,18 +414,15 @@ def decision_for_edit(
         except (KeyError, TypeError, ValueError):
             return None
         q = float(edit["quantity"])
-        levels = np.asarray(RESTOCK_LEVELS[1:], dtype=float)
         want = (position + q) / daily - lead
-        restock = 0.0 if q <= 0 else float(levels[np.abs(levels - want).argmin()])
+        restock = 0.0 if q <= 0 else float(_nearest(RESTOCK_LEVELS[1:], want))
     if "discount" in edit:
         pct = 100.0 * float(edit["discount"])
-        levels = np.asarray(DISCOUNT_LEVELS[1:], dtype=float)
-        discount = 0 if pct <= 0 else int(levels[np.abs(levels - pct).argmin()])
+        discount = 0 if pct <= 0 else int(_nearest(DISCOUNT_LEVELS[1:], pct))
         if discount and not days:
             days = int(PROMO_DAYS[1])
     if "duration_days" in edit and discount:
-        levels = np.asarray(PROMO_DAYS[1:], dtype=float)
-        days = int(levels[np.abs(levels - float(edit["duration_days"])).argmin()])
+        days = int(_nearest(PROMO_DAYS[1:], edit["duration_days"]))
     if not discount:
         days = 0
     return Decision(restock, discount, days)
