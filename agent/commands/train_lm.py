@@ -195,8 +195,9 @@ def train_rl(
     starve_days: Annotated[
         str, typer.Option(help="Also roll each shop out after these numbers of days without "
                           "orders, comma-separated (e.g. 12,25), so RL sees half- and fully-"
-                          "emptied shelves and their recovery (0: off).")
-    ] = "0",
+                          "emptied shelves and their recovery (0: off; the default is the "
+                          "shipped recipe).")
+    ] = "12,25",
     rest_of_shop: Annotated[
         str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
                           "rolled-out policy's recorded decisions, so shared order costs "
