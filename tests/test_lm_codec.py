@@ -189,23 +189,27 @@ def test_the_cover_levels_carry_a_base_stock_of_1_7_days() -> None:
     assert abs(again.order_qty[0] - plan.order_qty[0]) <= 0.25 * daily[0] + 1
 
 
-def test_a_tokenizer_that_cannot_spell_the_grammar_is_refused() -> None:
-    """A checkpoint from before a grammar word existed would decode it as ``<unk>``."""
+def _word_tokenizer(words: list[str]) -> object:
+    """A word-level tokenizer knowing exactly ``words`` (an old checkpoint's vocabulary)."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
+    )
+
+
+def test_a_tokenizer_that_cannot_spell_the_grammar_is_refused() -> None:
+    """A checkpoint from before a grammar word existed would decode it as ``<unk>``."""
     from policies.lm.constrained import GrammarTrie
     from policies.lm.grammar import DISCOUNT_LEVELS, PROMO_DAYS
 
     words = ["<pad>", "<unk>", "<s>", "</s>", "restock=0", "restock=7"]
     words += [f"discount={v}" for v in DISCOUNT_LEVELS] + [f"days={v}" for v in PROMO_DAYS]
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    old = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
-    )
     with pytest.raises(LMConfigError, match=r"restock=0\.25"):
-        GrammarTrie(old)
+        GrammarTrie(_word_tokenizer(words))
 
 
 def test_a_tokenizer_from_before_the_up_field_is_refused() -> None:
@@ -215,15 +219,7 @@ def test_a_tokenizer_from_before_the_up_field_is_refused() -> None:
 
     full = build_tokenizer([])
     vocab = {w: i for w, i in full.get_vocab().items() if not w.startswith("up=")}
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    ordered = sorted(vocab, key=vocab.get)
-    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(ordered)}, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    old = PreTrainedTokenizerFast(
-        tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", eos_token="</s>"
-    )
+    old = _word_tokenizer(sorted(vocab, key=vocab.get))
     with pytest.raises(LMConfigError, match=r"up=0, up=1, up=1\.25.*older grammar or prompt"):
         GrammarTrie(old)
     GrammarTrie(full)  # the current vocabulary passes
