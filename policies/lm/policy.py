@@ -145,8 +145,7 @@ class LMPolicy:
         gen = self.completions(prompts)
         self.stats.invalid_unmasked += sum(gen.unmasked_invalid)
         decisions = codec.parse(gen.texts)
-        self._last = (view.sku_ids, prompts, gen.texts, decisions,
-                      codec.basis(view, codec.forecast(view)))
+        self._last = (view.sku_ids, prompts, gen.texts, decisions, view)
         return codec.decode(decisions, view, self.stats)
 
     @property
@@ -168,7 +167,9 @@ class LMPolicy:
         last = getattr(self, "_last", None)
         if last is None:
             return {}
-        skus, prompts, texts, _, basis = last
+        skus, prompts, texts, _, view = last
+        # computed here, not in act: only the agent asks, rollouts and evaluations do not
+        basis = LMCodec.basis(view, self.codec.forecast(view))
         return {
             sku: {"lm_prompt": p, "lm_decision": t.strip(), "lm_basis": b}
             for sku, p, t, b in zip(skus, prompts, texts, basis, strict=True)
