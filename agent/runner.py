@@ -813,18 +813,15 @@ def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - mainten
 def _record_action_outcomes(
     store: Store, s: Any, run_id: str, day: int, shop: SimShop, result: DayResult
 ) -> None:
-    """In the day-close transaction: keep the closed day's per-SKU profit and write the
-    outcome of every line that took effect ``ACTION_OUTCOME_DAYS - 1`` days before it."""
-    store.put_blob(
-        run_id, f"sku-profit:{day}", sku_day_profit(shop.sim, result).tolist(),
-        session=s,
-    )
+    """In the day-close transaction: add the closed day's per-SKU profit to the run's window
+    of the last ``ACTION_OUTCOME_DAYS`` days (one blob) and write the outcome of every line
+    that took effect ``ACTION_OUTCOME_DAYS - 1`` days before it."""
+    window: dict[int, list[float]] = store.get_blob(run_id, "sku-profit-window", session=s) or {}
+    window[day] = sku_day_profit(shop.sim, result).tolist()
     first = day - ACTION_OUTCOME_DAYS + 1
-    if first < 0:
-        return
-    window = [store.get_blob(run_id, f"sku-profit:{k}", session=s) for k in range(first, day + 1)]
-    store.delete_blobs(run_id, [f"sku-profit:{first}"], s)
-    if any(w is None for w in window):  # days closed before outcomes were kept
+    window = {k: v for k, v in window.items() if k >= first}
+    store.put_blob(run_id, "sku-profit-window", window, session=s)
+    if first < 0 or len(window) < ACTION_OUTCOME_DAYS:  # days closed before outcomes were kept
         return
     done = s.execute(
         select(Execution.action_id, Execution.sku, Execution.kind)
@@ -844,7 +841,7 @@ def _record_action_outcomes(
             payload={
                 "action_id": int(action_id),
                 "kind": kind,
-                "profit": float(sum(w[pos] for w in window)),
+                "profit": float(sum(w[pos] for w in window.values())),
                 "from_day": first,
                 "days": ACTION_OUTCOME_DAYS,
                 "basis": "sku attributable profit (tools.sim_shop.sku_day_profit)",

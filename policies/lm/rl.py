@@ -223,7 +223,7 @@ def collect_states(
     model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
     bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
     progress: Callable[[str], None] | None = None, variants: int = 0,
-    rest_of_shop: str = "policy", starve_days: int | Sequence[int] = 0,
+    rest_of_shop: str = "policy", starve_days: Sequence[int] = (),
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
@@ -233,7 +233,7 @@ def collect_states(
     its morning on (:attr:`~policies.lm.rewards.RolloutState.behaviour`), which the rest of
     the shop follows in the rewards; with ``"expert"`` the tuned base-stock heuristic runs
     the rest of the shop. The heuristic also gives each morning's ``ref_plan``. With
-    ``starve_days`` (a length or several) each shop is also rolled out once more after
+    ``starve_days`` (lengths in days) each shop is also rolled out once more after
     each length of days in which nobody orders, so the prompts include empty shelves and
     their recovery, states the policy's own rollouts never reach; the emptied morning itself
     is saved for every SKU, not a sample. Several lengths cover half- and fully-emptied
@@ -257,13 +257,11 @@ def collect_states(
     prompts: list[str] = []
     ids: list[int] = []
     profits: dict[str, float] = {}
-    lengths = [d for d in ((starve_days,) if isinstance(starve_days, int) else starve_days)
-               if d > 0]
     shops = [
         (load_scenario(sc) if v == 0 else training_variant(load_scenario(sc), v, seed), seed,
          starve)
         for sc in scenarios for seed in seeds for v in range(variants + 1)
-        for starve in (0, *lengths)
+        for starve in (0, *(d for d in starve_days if d > 0))
     ]
     for spec, seed, starve in shops:
         scenario = spec.name + (f"+starved{starve}" if starve else "")
