@@ -21,6 +21,11 @@ The same daily graph as a simulated run (:mod:`agent.graph`), with a
   merchant had confirmed by then. ``profit`` is the gross margin (revenue - cost of goods):
   holding, ordering and lost-sales costs, which a simulated day adds, are not known. Later
   confirmations do not rewrite an outcome; they arrive as their own events;
+* an **action's outcome**, as in a simulated run: once the ``ACTION_OUTCOME_DAYS`` days from
+  the day of an outbox line the merchant confirmed as executed all have their outcomes, one
+  ``outcome`` event with its ``action_id`` (key ``action-outcome:ACTION``) carries the SKU's
+  gross margin over those days (``margin_by_sku`` of each day's ``outcome`` event), which is
+  what the LM's feedback (``policies.lm.feedback``) learns from;
 * closing a day also records every outbox line the merchant confirmed or failed
   (``execution_confirmed`` / ``execution_failed``).
 
@@ -304,6 +309,7 @@ def _record_outcomes(s: Any, run: Run, shop: Any) -> list[int]:
     todo = [(k, sales) for k in closed if k not in have
             for sales in [shop.day_sales(k)] if sales["sales_known"]]
     if not todo:
+        _record_action_outcomes(s, run.id)  # a line confirmed after its days were recorded
         return []
     lines: dict[int, list[Any]] = {}
     for row in s.execute(
@@ -344,7 +350,55 @@ def _record_outcomes(s: Any, run: Run, shop: Any) -> list[int]:
                                        "line": r.params} for r in done]},
             ))
     s.flush()
+    _record_action_outcomes(s, run.id)
     return [k for k, _ in todo]
+
+
+def _record_action_outcomes(s: Any, run_id: str) -> int:
+    """In session ``s``: the outcome of every executed outbox line of ``run_id`` whose
+    ``ACTION_OUTCOME_DAYS`` days from its day all have recorded outcomes and that has none
+    yet (see the module docstring); returns how many were written."""
+    from agent.runner import ACTION_OUTCOME_DAYS
+    from agent.store.models import Action
+    from agent.store.realdata import OutboxRow
+
+    margins = {
+        int(day): p["margin_by_sku"]
+        for day, p in s.execute(
+            select(FeedbackEvent.day, FeedbackEvent.payload).where(
+                FeedbackEvent.run_id == run_id,
+                FeedbackEvent.event_key.like(f"outcome:{run_id}:%")))
+        if isinstance(p, dict) and isinstance(p.get("margin_by_sku"), dict)
+    }  # days recorded before margins were kept have none: their lines get no outcome
+    due = [
+        (int(aid), sku, kind, int(d))
+        for aid, sku, kind, d in s.execute(
+            select(Action.id, OutboxRow.sku, OutboxRow.kind, OutboxRow.day)
+            .join(Action, Action.idempotency_key == OutboxRow.idempotency_key)
+            .where(OutboxRow.run_id == run_id, OutboxRow.status == "executed")
+            .order_by(Action.id))
+        if all(int(d) + k in margins for k in range(ACTION_OUTCOME_DAYS))
+    ]
+    keys = [f"action-outcome:{aid}" for aid, *_ in due]
+    have = set(s.scalars(select(FeedbackEvent.event_key).where(
+        FeedbackEvent.event_key.in_(keys)))) if keys else set()
+    written = 0
+    for (aid, sku, kind, d), key in zip(due, keys, strict=True):
+        if key in have:
+            continue
+        days = range(d, d + ACTION_OUTCOME_DAYS)
+        s.add(FeedbackEvent(
+            event_key=key, run_id=run_id, day=d + ACTION_OUTCOME_DAYS - 1, kind="outcome",
+            sku=sku,
+            payload={"action_id": aid, "kind": kind,
+                     "profit": float(sum(margins[k].get(sku, 0.0) for k in days)),
+                     "from_day": d, "days": ACTION_OUTCOME_DAYS,
+                     "basis": "the SKU's imported gross margin (revenue - cost of goods)"},
+        ))
+        written += 1
+    if written:
+        s.flush()
+    return written
 
 
 def record_real_outcomes(store: Store, run_id: str, shop: Any) -> list[int]:

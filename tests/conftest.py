@@ -65,3 +65,16 @@ def fresh_pg() -> Iterator[str]:
     """A fresh PostgreSQL database per test (for tests whose shops keep state)."""
     with _new_pg_database("shopops_r") as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def real_shop_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store (SQLite file, or a fresh PostgreSQL database) with the committed synthetic shop
+    (tests/data/real_shop) imported; its URL."""
+    from tests.real_shop_helpers import imported_shop_store
+
+    if request.param == "sqlite":
+        url = str(tmp_path / "shop.db")
+    else:
+        url = request.getfixturevalue("fresh_pg")
+    return imported_shop_store(url)

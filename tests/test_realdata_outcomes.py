@@ -20,35 +20,27 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.store import open_store
-from agent.store.models import DayOutcome, FeedbackEvent
+from agent.store.models import Action, DayOutcome, FeedbackEvent
 from agent.store.realdata import OutboxRow
-
-SHOP_DIR = Path(__file__).parent / "data" / "real_shop"
-MAPPING = str(SHOP_DIR / "mapping.yaml")
+from tests.real_shop_helpers import MAPPING, SHOP_DIR, run_shop
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = str(tmp_path / "shop.db")
-    else:
-        url = request.getfixturevalue("fresh_pg")
-    _import(CliRunner(), url, SHOP_DIR)
-    return url
+@pytest.fixture
+def db(real_shop_db: str) -> str:
+    return real_shop_db
 
 
 def _import(r, db, data):
-    res = r.invoke(app, ["import", "--mapping", MAPPING, "--data", str(data), "--db", db,
+    """``shopops import`` of the shop's files in ``data`` (the command, not the API: it is the
+    command that records the outcomes of days closed before their sales)."""
+    res = r.invoke(app, ["import", "--mapping", str(MAPPING), "--data", str(data), "--db", db,
                          "--json"])
     assert res.exit_code == 0, res.output + repr(res.exception)
     return json.loads(res.output.strip().splitlines()[-1])
 
 
 def _run(r, db, *extra):
-    res = r.invoke(app, ["run", "--shop", str(SHOP_DIR / "shop.yaml"), "--db", db, "--json",
-                         *extra])
-    assert res.exit_code == 0, res.output + repr(res.exception)
-    return json.loads(res.output.strip().splitlines()[-1])
+    return run_shop(db, *extra)
 
 
 def _later_file(tmp_path, sales: list[str], stock: list[str] = ()) -> Path:
@@ -160,3 +152,54 @@ def test_run_records_days_whose_sales_came_without_the_import_command(db, tmp_pa
     assert nxt["run_id"] == first["run_id"] and nxt["days_caught_up"] == 0
     rows, events = _outcomes(db)
     assert [(d, t["sales"]) for _, d, _, _, t in rows] == [(0, 3.0)] and len(events) == 1
+
+
+def test_executed_lines_get_their_skus_margin_over_seven_days_once(db, tmp_path):
+    """Per-action outcomes on a real shop: a confirmed line's SKU margin over its 7 days."""
+    r = CliRunner()
+    # the heuristic orders on day 0 (bookkeeping, not policy, is tested); 8 days decided,
+    # days 0-6 closed
+    first = _run(r, db, "--days", "8", "--policy", "base_stock", "--approval-mode", "auto")
+    assert first["open_day"] == 7
+    st = open_store(db)
+    with st.session() as s:
+        lines = s.execute(select(OutboxRow.idempotency_key, OutboxRow.sku)
+                          .where(OutboxRow.day == 0).order_by(OutboxRow.id)).all()
+        action_of = dict(s.execute(select(Action.idempotency_key, Action.id)).all())
+    st.close()
+    assert len(lines) >= 2, "the heuristic ordered fewer than two SKUs on day 0"
+    (early_key, early_sku), (late_key, late_sku) = lines[0], lines[1]
+    assert r.invoke(app, ["outbox", "confirm", early_key, "--db", db]).exit_code == 0
+
+    # a week of sales: 2 A a day at 3.50 (cost 2.00: margin 3.00 a day), B 1 on day 2 at 10
+    sales = [f"95{k:02d},2024-03-{k + 1:02d} 09:00,A,2,3.50,c1" for k in range(7)]
+    sales.append("9600,2024-03-03 12:00,B,1,10.00,c2")
+    newer = _later_file(tmp_path, sales)
+    imp = _import(r, db, newer)
+    assert imp["outcomes_recorded"] == {first["run_id"]: list(range(7))}
+    margin = {"A": 7 * 2 * (3.5 - 2.0), "B": 10.0 * 0.3, "C": 0.0}  # B: the default margin
+
+    def action_outcomes() -> dict[int, dict]:
+        st = open_store(db)
+        with st.session() as s:
+            out = {int(p["action_id"]): p for (p,) in s.execute(
+                select(FeedbackEvent.payload).where(
+                    FeedbackEvent.event_key.like("action-outcome:%")))}
+        st.close()
+        return out
+
+    got = action_outcomes()
+    assert set(got) == {action_of[early_key]}  # the unconfirmed line has no outcome
+    p = got[action_of[early_key]]
+    assert p["profit"] == pytest.approx(margin[early_sku]) and p["from_day"] == 0
+    assert p["days"] == 7
+
+    # a line confirmed after its days were recorded gets its outcome at the next run, once
+    assert r.invoke(app, ["outbox", "confirm", late_key, "--db", db]).exit_code == 0
+    _run(r, db)
+    got = action_outcomes()
+    assert set(got) == {action_of[early_key], action_of[late_key]}
+    assert got[action_of[late_key]]["profit"] == pytest.approx(margin[late_sku])
+    _run(r, db)
+    _import(r, db, newer)
+    assert action_outcomes() == got

@@ -29,9 +29,8 @@ from agent.store.realdata import OutboxRow
 from agent.store.realdata_io import StoreShopData, import_into_store
 from envs.plan import PlanArrays
 from online.ingest_real.mapping import load_mapping
+from tests.real_shop_helpers import SHOP_DIR, run_shop
 from tools.real_shop import SqlShop
-
-SHOP_DIR = Path(__file__).parent / "data" / "real_shop"
 
 
 def _csv_daily() -> pd.DataFrame:
@@ -42,16 +41,9 @@ def _csv_daily() -> pd.DataFrame:
     return df.groupby(["day", "code"])["qty"].sum().unstack().fillna(0.0)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        url = str(tmp_path / "shop.db")
-    else:
-        url = request.getfixturevalue("fresh_pg")
-    st = open_store(url)
-    import_into_store(st, load_mapping(SHOP_DIR / "mapping.yaml"), SHOP_DIR)
-    st.close()
-    return url
+@pytest.fixture
+def db(real_shop_db: str) -> str:
+    return real_shop_db
 
 
 def _outbox(url: str) -> list:
@@ -137,10 +129,7 @@ def test_what_if_unavailable_without_twin_and_simulated_with_one(db, tmp_path):
 
 def _run(r, db, *extra):
     # the heuristic, whose first-day orders include risky ones (this is about the outbox)
-    res = r.invoke(app, ["run", "--shop", str(SHOP_DIR / "shop.yaml"), "--db", db, "--json",
-                         "--policy", "base_stock", *extra])
-    assert res.exit_code == 0, res.output + repr(res.exception)
-    return json.loads(res.output.strip().splitlines()[-1])
+    return run_shop(db, "--policy", "base_stock", *extra)
 
 
 def test_run_shop_writes_outbox_and_rerun_writes_nothing(db):

@@ -531,14 +531,15 @@ class SqlShop:
         """Imported sales of the shop's series on shop day ``day``: what the day realised.
 
         ``{"day", "date", "sales_known", "units", "revenue", "revenue_basis", "cogs",
-        "by_sku", "stock_known_skus", "stockout_skus"}``; ``sales_known`` is False (and the
-        figures 0) while no sales for the date are imported.
+        "by_sku", "margin_by_sku", "stock_known_skus", "stockout_skus"}``; ``sales_known`` is
+        False (and the figures 0) while no sales for the date are imported.
 
         * ``revenue``: the lines' own unit prices where imported (``revenue_basis``
           ``"line prices"``), else units x list price (``"list prices"``: weekly data, spread
           over its days, or lines without a price);
         * ``cogs``: units x unit cost (the products table's, else the default margin's);
-        * ``by_sku``: units per series that sold;
+        * ``by_sku``: units per series that sold; ``margin_by_sku`` their revenue minus cost
+          of goods (what the outcome of an action on that series is measured in);
         * stock-outs are known only where a stock snapshot is dated that day:
           ``stock_known_skus`` counts the snapshots, ``stockout_skus`` those at or below 0.
         """
@@ -548,8 +549,8 @@ class SqlShop:
         known = self._hist.known_through is not None and date <= self._hist.known_through
         out: dict[str, Any] = {"day": int(day), "date": str(date), "sales_known": bool(known),
                                "units": 0.0, "revenue": 0.0, "revenue_basis": "list prices",
-                               "cogs": 0.0, "by_sku": {}, "stock_known_skus": 0,
-                               "stockout_skus": 0}
+                               "cogs": 0.0, "by_sku": {}, "margin_by_sku": {},
+                               "stock_known_skus": 0, "stockout_skus": 0}
         if not known:
             return out
         ts = pd.Timestamp(date)
@@ -560,6 +561,7 @@ class SqlShop:
             out["revenue"] = float((units * self.list_price).sum())
             out["cogs"] = float((units * self.unit_cost).sum())
             out["by_sku"] = {s: float(u) for s, u in zip(self.sku_ids, units, strict=True) if u}
+            revenue = units * self.list_price
         sales = self._hist.frames["sales"]
         if self.mapping.grain != "week" and "unit_price" in sales and out["units"]:
             lines = sales[sales["date"].dt.normalize() == ts]
@@ -567,6 +569,13 @@ class SqlShop:
                 dict(zip(self.sku_ids, self.list_price, strict=True))))
             out["revenue"] = float((lines["quantity"] * price).sum())
             out["revenue_basis"] = "line prices"
+            by_line = (lines["quantity"] * price).groupby(lines["series"]).sum()
+            revenue = by_line.reindex(self.sku_ids, fill_value=0.0).to_numpy(dtype=float)
+        if out["units"]:
+            margin = revenue - units * self.unit_cost
+            out["margin_by_sku"] = {
+                s: float(m) for s, m, u in zip(self.sku_ids, margin, units, strict=True) if u
+            }
         stock = self._hist.frames.get("stock")
         if stock is not None:
             snap = stock[(stock["date"] == ts) & stock["series"].isin(self.sku_index)]
