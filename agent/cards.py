@@ -5,6 +5,8 @@ A card is plain JSON (it travels in the interrupt payload and is stored on the a
     {"action_id": 17, "run_id": "...", "day": 12, "sku": "pantry-00003", "kind": "restock",
      "summary": "restock pantry-00003 x400",
      "line": {...}, "proposed": {...},           # after rules / as the policy proposed
+     "lm_decision": "restock=7 discount=0 days=0",   # only when the LM policy decided
+     "lm_advice": "restock=3 discount=0",            # the tuned heuristic's decision it read
      "risk": {"score": 0.8, "top": "spend", "parts": {"spend": 0.8, ...}},
      "why": {"forecast_per_day": 3.1, "band": [30.2, 57.9], "band_days": 14,
              "on_hand": 12, "on_order": 0, "cover_days": 3.9, "lead_time": 4,
@@ -24,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["card_brief", "render_card"]
+__all__ = ["card_brief", "policy_line", "render_card"]
 
 
 def _num(x: Any, fmt: str = ".1f") -> str:
@@ -45,6 +47,18 @@ def card_brief(card: Mapping[str, Any]) -> str:
     )
 
 
+def policy_line(card: Mapping[str, Any]) -> str:
+    """What the language model wrote, next to the team's heuristic it read as advice."""
+    wrote, advice = card.get("lm_decision", ""), card.get("lm_advice")
+    if not advice:
+        return f"the LM wrote {wrote}"
+    keeps = wrote.startswith(advice)
+    return (
+        f"the LM wrote {wrote}; the tuned heuristic would {advice} "
+        f"({'keeps' if keeps else 'departs from'} the team's rule)"
+    )
+
+
 def render_card(card: Mapping[str, Any]) -> Any:
     """A rich panel for ``card``."""
     from rich.panel import Panel
@@ -55,6 +69,8 @@ def render_card(card: Mapping[str, Any]) -> Any:
     t.add_column(style="bold")
     t.add_column()
     t.add_row("action", f"{card['summary']}  (proposed: {card.get('proposed')})")
+    if card.get("lm_decision"):
+        t.add_row("policy", policy_line(card))
     t.add_row(
         "risk",
         f"{risk['score']:.2f}, mostly {risk['top']}: "

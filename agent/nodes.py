@@ -121,7 +121,7 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 # ---------------------------------------------------------------------------- plan
 #: Keys of a proposed line that are records, not arguments of the tool that carries it out.
 #: What a language-model policy read and wrote for a line (feedback training reads these).
-_LM_KEYS = ("lm_prompt", "lm_decision", "lm_basis")
+_LM_KEYS = ("lm_prompt", "lm_decision", "lm_advice", "lm_basis")
 _NOT_TOOL_ARGS = frozenset({"kind", *_LM_KEYS})
 
 

@@ -10,6 +10,9 @@ from sqlalchemy import select
 
 pytest.importorskip("torch")
 
+from rich.console import Console
+
+from agent.cards import policy_line, render_card
 from agent.checkpoint import open_checkpointer
 from agent.runner import Runner, RunOptions, answer_pending, create_run, load_context
 from agent.state import thread_id
@@ -37,6 +40,14 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
     for card in cards:  # each card shows what the model read and wrote, in the grammar
         assert card["lm_prompt"].endswith("->") and parse_completion(card["lm_decision"])
         assert "lm_prompt" not in card["proposed"]
+        # ... and the team's heuristic it read as advice, shown beside its own decision
+        hr = card["lm_prompt"].split(" hr=")[1].split(" ")[0]
+        assert card["lm_advice"].startswith(f"restock={hr} discount=")
+        keeps = card["lm_decision"].startswith(card["lm_advice"])
+        assert ("keeps" if keeps else "departs from") in policy_line(card)
+    console = Console(record=True, width=200)
+    console.print(render_card(cards[0]))  # the approval chat's card shows it
+    assert "the tuned heuristic would restock=" in console.export_text()
     first, second, rest = cards[0], cards[1], cards[2:]
     assert second["kind"] == "restock"
     halved = second["line"]["quantity"] // 2  # a human edit in units, as the chat writes it

@@ -91,7 +91,7 @@ def test_prompts_are_short_single_lines_with_bucketed_numbers(sim: MarketSimulat
     vocab = set(codec.vocabulary_words())
     for p in prompts:
         words = p.split(" ")
-        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 27
+        assert "\n" not in p and words[-1] == PROMPT_END and len(words) == 29
         assert words[0].startswith("cat=") and words[1].startswith("name=")
         assert set(words[2:]) <= vocab  # every number lands in a known bucket
 
@@ -244,3 +244,61 @@ def test_up_states_the_catalogue_promotion_response() -> None:
     new_cat = ups("new_category")
     assert min(new_cat[k] for k in toys) >= 3 and max(ups("steady")) <= 3.5
     assert max(new_cat[k] for k in toys) > max(ups("steady"))
+
+
+def test_advice_words_are_the_tuned_heuristics_decision_in_grammar_units() -> None:
+    """``hr=``/``hd=`` carry what the team's tuned heuristic would do today, SKU by SKU."""
+    from envs.scenario import load_scenario
+    from policies.base_stock import TunedBaseStockPolicy
+
+    s = MarketSimulator(load_scenario("fresh"))
+    s.reset(seed=3)
+    heuristic = TunedBaseStockPolicy()
+    heuristic.reset(s)
+    codec = LMCodec(s)
+    seen_order = seen_markdown = seen_idle = False
+    for _ in range(30):
+        view = s.view()
+        plan = heuristic.act(view, s)
+        want = codec.encode(plan, view)
+        prompts = codec.prompts(view)
+        for p, d, q in zip(prompts, want, plan.order_qty, strict=True):
+            words = p.split(" ")
+            assert words[-3] == f"hr={d.restock:g}" and words[-2] == f"hd={d.discount}"
+            assert (d.restock > 0) == (q > 0)
+            seen_order |= d.restock > 0
+            seen_idle |= d.restock == 0
+            seen_markdown |= d.discount > 0
+        s.step(plan)
+    assert seen_order and seen_idle and seen_markdown
+
+
+def test_repeating_the_advice_carries_out_the_heuristics_exact_units() -> None:
+    """Keeping the advice costs nothing to the grammar's resolution; departing uses cover."""
+    from envs.scenario import load_scenario
+    from policies.base_stock import TunedBaseStockPolicy
+
+    s = MarketSimulator(load_scenario("fresh"))
+    s.reset(seed=3)
+    heuristic = TunedBaseStockPolicy()
+    heuristic.reset(s)
+    codec = LMCodec(s)
+    departed = 0
+    for _ in range(30):
+        view = s.view()
+        plan = heuristic.act(view, s)
+        kept = codec.decode(codec.encode(plan, view), view)
+        assert np.array_equal(kept.order_qty, plan.order_qty)
+        assert np.array_equal(kept.promo_set, plan.promo_set)
+        assert np.allclose(kept.discount[plan.promo_set], plan.discount[plan.promo_set])
+        assert np.array_equal(kept.duration[plan.promo_set], plan.duration[plan.promo_set])
+        # a different level is carried out with the SKU's own numbers
+        hr, _ = codec.advice(view)
+        other = [Decision(28.0 if r != 28 else 21.0, 0, 0) for r in hr]
+        dep = codec.decode(other, view)
+        want = np.maximum(np.ceil(codec.forecast(view) * (view.lead_time + np.array(
+            [d.restock for d in other])) - codec.position(view)), 0.0)
+        assert np.array_equal(dep.order_qty, want)
+        departed += int((dep.order_qty != plan.order_qty).sum())
+        s.step(plan)
+    assert departed > 0

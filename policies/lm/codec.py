@@ -35,16 +35,32 @@ same words mean the same thing for a slow and a fast SKU. Fields, in order:
 ``pen``     shortage cost in percent of the price: per backordered unit-day (``bo=1``) or
             per lost unit (``bo=0``)
 ``end``     days left in the planning horizon
+``hr``      the tuned base-stock heuristic's restock decision for this SKU today, as the
+            nearest grammar level (``0``: it does not order today); see *Advice* below
+``hd``      the heuristic's discount today in percent (``0``: no markdown)
 ==========  ===============================================================================
+
+**Advice.** The last two words are the decision of the heuristic the operations team would
+run (:class:`~policies.base_stock.TunedBaseStockPolicy`, with the scenario's tuned parameters
+or the shared fallback for a shop without its own), written in the completion's own units.
+The model learns a *residual* policy: when to keep the team's rule and when, and how far, to
+depart from it. Its teacher departs from the same rule only where its lookahead finds a
+clear gain, so most labels repeat the advice and the model's capacity goes to the
+departures. The advice is a pure function of the morning's view and static facts, like
+every other word.
 
 **Plans.** :meth:`LMCodec.decode` turns one :class:`~policies.lm.grammar.Decision` per SKU
 (``None`` for an invalid completion) into :class:`~envs.plan.PlanArrays` with the SKU's own
 numbers: ``restock=c`` orders ``ceil(forecast x (lead + c) - position)`` units when positive
 (position = on hand + on order - backlog); ``discount=p days=k`` starts a promotion of
-``min(p %, max discount)`` for ``k`` days. An invalid completion becomes the safe action
-(no order, no price change) and is counted in :class:`DecodeStats`; it is never executed
-as written. :meth:`LMCodec.encode` maps any plan (an expert's) to the nearest decisions,
-which is how demonstrations are made.
+``min(p %, max discount)`` for ``k`` days. Where the decision repeats the advice (the
+restock word equals ``hr=``, or the discount and days equal the heuristic's), the codec
+carries out the heuristic's own units for that part instead: the advice word is the nearest
+level to an exact order or markdown, and the exact one is what it stands for (so keeping
+the team's rule costs nothing to the grammar's resolution). An invalid completion becomes
+the safe action (no order, no price change) and is counted in :class:`DecodeStats`; it is
+never executed as written. :meth:`LMCodec.encode` maps any plan (an expert's) to the
+nearest decisions, which is how demonstrations are made.
 """
 
 from __future__ import annotations
@@ -179,7 +195,13 @@ class LMCodec:
     """
 
     def __init__(self, sim: MarketSimulator) -> None:
+        from policies.base_stock import TunedBaseStockPolicy
+
         c = sim.catalog
+        self._sim = sim
+        self._advisor = TunedBaseStockPolicy()
+        self._advisor.reset(sim)
+        self._advised_for: tuple[ShopView, tuple] | None = None
         self.n = sim.n
         self.horizon = int(sim.spec.horizon_days)
         self._cat_words = [f"cat={sanitize_name(name)}" for name in c.category_names]
@@ -238,6 +260,7 @@ class LMCodec:
                 the full call's at those positions).
         """
         daily = self.forecast(view)
+        advice = self.advice(view)
         name_words = (
             self._names if names is None else [f"name={sanitize_name(s)}" for s in names]
         )
@@ -252,6 +275,7 @@ class LMCodec:
             daily, category, order_cost, n = daily[idx], category[idx], order_cost[idx], idx.size
             name_words = [name_words[i] for i in idx]
             up_words = [up_words[i] for i in idx]
+            advice = tuple(a[idx] for a in advice)
         ema28 = np.maximum(view.sales_ema28, _FLOOR_DAILY)
         margin = 100.0 * (view.list_price - view.unit_cost) / np.maximum(view.list_price, 1e-9)
         cols = [
@@ -281,6 +305,8 @@ class LMCodec:
                 _DAYS)],
             [self._cost_words] * n,
             [f"end={v}" for v in _bucket(np.full(n, self.horizon - view.day), _END)],
+            [f"hr={r:g}" for r in advice[0]],
+            [f"hd={int(d)}" for d in advice[1]],
         ]
         return [" ".join(words) + " " + PROMPT_END for words in zip(*cols, strict=True)]
 
@@ -296,6 +322,7 @@ class LMCodec:
             "disc": _PCT10, "left": _LEFT, "streak": _STREAK, "fest": _FEST, "shelf": _SHELF,
             "exp": _DAYS, "maxd": _PCT10, "moq": _DAYS, "ofc": _DAYS, "hold": _HOLD,
             "bo": (0, 1), "pen": _PCT5, "end": _END, "up": _UP,
+            "hr": RESTOCK_LEVELS, "hd": DISCOUNT_LEVELS,
         }
         return [f"{k}={v:g}" for k, edges in fields.items() for v in edges] + [PROMPT_END]
 
@@ -343,14 +370,20 @@ class LMCodec:
         daily = self.forecast(view)
         target = daily * (view.lead_time + cover)
         qty = np.where(cover > 0, np.maximum(np.ceil(target - self.position(view)), 0.0), 0.0)
+        advised, adv_restock, adv_disc, adv_days = self._advised(view)
+        keeps_order = (cover > 0) & (cover == adv_restock)
+        qty = np.where(keeps_order, advised.order_qty, qty)
         plan = PlanArrays.empty(self.n)
         plan.order_qty = qty
         d = np.minimum(disc, view.max_discount)
         promo = (disc > 0) & (d > 0) & (days > 0)
         if promo.any():
+            keeps_promo = promo & np.isclose(100.0 * disc, adv_disc) & (days == adv_days)
             plan.promo_set = promo
-            plan.discount = np.where(promo, d, 0.0)
-            plan.duration = np.where(promo, days, 0).astype(np.int64)
+            plan.discount = np.where(keeps_promo, advised.discount, np.where(promo, d, 0.0))
+            plan.duration = np.where(
+                keeps_promo, advised.duration, np.where(promo, days, 0)
+            ).astype(np.int64)
         return plan
 
     def encode(self, plan: PlanArrays, view: ShopView) -> list[Decision]:
@@ -361,6 +394,15 @@ class LMCodec:
         smallest non-zero level); no order and no promotion to ``restock=0`` and
         ``discount=0``.
         """
+        restock, disc, days = self.encode_arrays(plan, view)
+        return [
+            Decision(float(r), int(d), int(k)) for r, d, k in zip(restock, disc, days, strict=True)
+        ]
+
+    def encode_arrays(
+        self, plan: PlanArrays, view: ShopView
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Vector form of :meth:`encode`: cover levels, discount percents, promotion days."""
         daily = self.forecast(view)
         q = np.asarray(plan.order_qty, dtype=float)
         want = (self.position(view) + q) / daily - view.lead_time
@@ -369,9 +411,31 @@ class LMCodec:
         pct = 100.0 * np.asarray(plan.discount, dtype=float)
         disc = np.where(promo, _nearest(self._disc, pct), 0.0).astype(int)
         days = np.where(promo, _nearest(self._days, plan.duration), 0.0).astype(int)
-        return [
-            Decision(float(r), int(d), int(k)) for r, d, k in zip(restock, disc, days, strict=True)
-        ]
+        return restock, disc, days
+
+    def advice(self, view: ShopView) -> tuple[np.ndarray, np.ndarray]:
+        """The tuned heuristic's decision per SKU in grammar units: cover levels and discount
+        percents (the prompt's ``hr=`` and ``hd=``)."""
+        _, restock, disc, _ = self._advised(view)
+        return restock, disc
+
+    def _advised(self, view: ShopView) -> tuple[PlanArrays, np.ndarray, np.ndarray, np.ndarray]:
+        """The heuristic's plan for ``view`` and its grammar levels (kept for the last view:
+        the prompts and the decoding of one morning ask for the same)."""
+        if self._advised_for is None or self._advised_for[0] is not view:
+            plan = self._advisor.act(view, self._sim)
+            self._advised_for = (view, (plan, *self.encode_arrays(plan, view)))
+        return self._advised_for[1]
+
+    @staticmethod
+    def advice_text(prompt: str) -> str:
+        """The heuristic's decision a prompt carries, as ``"restock=3 discount=0"``.
+
+        >>> LMCodec.advice_text("cat=x name=y dem=2 hr=3 hd=0 ->")
+        'restock=3 discount=0'
+        """
+        words = dict(w.split("=", 1) for w in prompt.split(" ") if w.startswith(("hr=", "hd=")))
+        return f"restock={words.get('hr', '?')} discount={words.get('hd', '?')}"
 
     @staticmethod
     def basis(view: ShopView, daily: np.ndarray) -> list[dict[str, float]]:

@@ -157,9 +157,11 @@ class LMPolicy:
 
     def decision_trace(self) -> dict[str, dict[str, Any]]:
         """What the model read and wrote for each SKU in the last :meth:`act`:
-        ``{sku: {"lm_prompt": ..., "lm_decision": ..., "lm_basis": {...}}}`` (empty before
-        the first act; ``lm_basis`` is :meth:`LMCodec.basis`, the numbers that read an edit
-        in units as a decision).
+        ``{sku: {"lm_prompt": ..., "lm_decision": ..., "lm_advice": ..., "lm_basis": {...}}}``
+        (empty before the first act). ``lm_advice`` is the tuned heuristic's decision the
+        prompt carried (``"restock=3 discount=0"``), so a reviewer sees whether the model
+        keeps or departs from the team's rule; ``lm_basis`` is :meth:`LMCodec.basis`, the
+        numbers that read an edit in units as a decision.
 
         The agent's plan node stores this with each proposed line, so approvals, edits and
         outcomes of the actions can later train the policy (``policies.lm.feedback``).
@@ -171,6 +173,11 @@ class LMPolicy:
         # computed here, not in act: only the agent asks, rollouts and evaluations do not
         basis = LMCodec.basis(view, self.codec.forecast(view))
         return {
-            sku: {"lm_prompt": p, "lm_decision": t.strip(), "lm_basis": b}
+            sku: {
+                "lm_prompt": p,
+                "lm_decision": t.strip(),
+                "lm_advice": LMCodec.advice_text(p),
+                "lm_basis": b,
+            }
             for sku, p, t, b in zip(skus, prompts, texts, basis, strict=True)
         }
