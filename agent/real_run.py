@@ -362,31 +362,35 @@ def _record_action_outcomes(s: Any, run_id: str) -> int:
     from agent.store.models import Action
     from agent.store.realdata import OutboxRow
 
-    margins = {
-        int(day): p["margin_by_sku"]
-        for day, p in s.execute(
-            select(FeedbackEvent.day, FeedbackEvent.payload).where(
-                FeedbackEvent.run_id == run_id,
-                FeedbackEvent.event_key.like(f"outcome:{run_id}:%")))
-        if isinstance(p, dict) and isinstance(p.get("margin_by_sku"), dict)
-    }  # days recorded before margins were kept have none: their lines get no outcome
-    due = [
+    lines = [
         (int(aid), sku, kind, int(d))
         for aid, sku, kind, d in s.execute(
             select(Action.id, OutboxRow.sku, OutboxRow.kind, OutboxRow.day)
             .join(Action, Action.idempotency_key == OutboxRow.idempotency_key)
             .where(OutboxRow.run_id == run_id, OutboxRow.status == "executed")
             .order_by(Action.id))
-        if all(int(d) + k in margins for k in range(ACTION_OUTCOME_DAYS))
     ]
-    keys = [f"action-outcome:{aid}" for aid, *_ in due]
+    keys = [f"action-outcome:{aid}" for aid, *_ in lines]
     have = set(s.scalars(select(FeedbackEvent.event_key).where(
         FeedbackEvent.event_key.in_(keys)))) if keys else set()
+    open_lines = [(line, key) for line, key in zip(lines, keys, strict=True) if key not in have]
+    if not open_lines:
+        return 0
+    first = min(line[3] for line, _ in open_lines)
+    last = max(line[3] for line, _ in open_lines) + ACTION_OUTCOME_DAYS - 1
+    margins = {  # only the days the open lines need (payloads hold every SKU's figures)
+        int(day): p["margin_by_sku"]
+        for day, p in s.execute(
+            select(FeedbackEvent.day, FeedbackEvent.payload).where(
+                FeedbackEvent.run_id == run_id, FeedbackEvent.day.between(first, last),
+                FeedbackEvent.event_key.like(f"outcome:{run_id}:%")))
+        if isinstance(p, dict) and isinstance(p.get("margin_by_sku"), dict)
+    }  # days recorded before margins were kept have none: their lines get no outcome
     written = 0
-    for (aid, sku, kind, d), key in zip(due, keys, strict=True):
-        if key in have:
-            continue
+    for (aid, sku, kind, d), key in open_lines:
         days = range(d, d + ACTION_OUTCOME_DAYS)
+        if not all(k in margins for k in days):
+            continue
         s.add(FeedbackEvent(
             event_key=key, run_id=run_id, day=d + ACTION_OUTCOME_DAYS - 1, kind="outcome",
             sku=sku,

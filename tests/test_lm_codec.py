@@ -246,8 +246,8 @@ def test_up_states_the_catalogue_promotion_response() -> None:
     assert max(new_cat[k] for k in toys) > max(ups("steady"))
 
 
-def test_advice_words_are_the_tuned_heuristics_decision_in_grammar_units() -> None:
-    """``hr=``/``hd=`` carry what the team's tuned heuristic would do today, SKU by SKU."""
+def _fresh_shop_and_its_heuristic() -> tuple[MarketSimulator, object, LMCodec]:
+    """``fresh`` at seed 3 (perishables, so markdowns happen), its tuned heuristic and codec."""
     from envs.scenario import load_scenario
     from policies.base_stock import TunedBaseStockPolicy
 
@@ -255,7 +255,12 @@ def test_advice_words_are_the_tuned_heuristics_decision_in_grammar_units() -> No
     s.reset(seed=3)
     heuristic = TunedBaseStockPolicy()
     heuristic.reset(s)
-    codec = LMCodec(s)
+    return s, heuristic, LMCodec(s)
+
+
+def test_advice_words_are_the_tuned_heuristics_decision_in_grammar_units() -> None:
+    """``hr=``/``hd=`` carry what the team's tuned heuristic would do today, SKU by SKU."""
+    s, heuristic, codec = _fresh_shop_and_its_heuristic()
     seen_order = seen_markdown = seen_idle = False
     for _ in range(30):
         view = s.view()
@@ -275,14 +280,7 @@ def test_advice_words_are_the_tuned_heuristics_decision_in_grammar_units() -> No
 
 def test_repeating_the_advice_carries_out_the_heuristics_exact_units() -> None:
     """Keeping the advice costs nothing to the grammar's resolution; departing uses cover."""
-    from envs.scenario import load_scenario
-    from policies.base_stock import TunedBaseStockPolicy
-
-    s = MarketSimulator(load_scenario("fresh"))
-    s.reset(seed=3)
-    heuristic = TunedBaseStockPolicy()
-    heuristic.reset(s)
-    codec = LMCodec(s)
+    s, heuristic, codec = _fresh_shop_and_its_heuristic()
     departed = 0
     for _ in range(30):
         view = s.view()
