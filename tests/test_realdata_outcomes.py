@@ -39,9 +39,6 @@ def _import(r, db, data):
     return json.loads(res.output.strip().splitlines()[-1])
 
 
-def _run(r, db, *extra):
-    return run_shop(db, *extra)
-
 
 def _later_file(tmp_path, sales: list[str], stock: list[str] = ()) -> Path:
     """The shop's files with more sales (and stock) lines appended: a later export."""
@@ -73,7 +70,7 @@ def test_run_then_import_then_run_records_the_day_once(db, tmp_path):
     r = CliRunner()
     # auto approval: the agent's day-0 lines reach the outbox whatever their risk (this test
     # is about outcomes; which lines the policy finds risky is not its business)
-    first = _run(r, db, "--approval-mode", "auto")
+    first = run_shop(db, "--approval-mode", "auto")
     assert first["open_day"] == 0
     st = open_store(db)
     with st.session() as s:
@@ -93,7 +90,7 @@ def test_run_then_import_then_run_records_the_day_once(db, tmp_path):
     # day 0 is still the run's open day (the agent may still act on it): nothing recorded yet
     assert imp["outcomes_recorded"] == {} and _outcomes(db) == ([], [])
 
-    nxt = _run(r, db)
+    nxt = run_shop(db)
     assert nxt["days_caught_up"] == 1 and nxt["open_day"] == 1
     rows, events = _outcomes(db)
     assert len(rows) == 1 and len(events) == 1
@@ -112,14 +109,14 @@ def test_run_then_import_then_run_records_the_day_once(db, tmp_path):
     assert nxt["days_closed"] == 1 and nxt["profit"] == pytest.approx(12.0)
 
     # rerunning, and importing the same file again, write nothing new
-    assert _run(r, db)["outbox_new"] == 0
+    assert run_shop(db)["outbox_new"] == 0
     assert _import(r, db, newer)["outcomes_recorded"] == {}
     assert _outcomes(db) == (rows, events)
 
 
 def test_import_records_days_closed_before_their_sales(db, tmp_path):
     r = CliRunner()
-    first = _run(r, db, "--days", "3")  # decides days 0, 1, 2; closes 0 and 1
+    first = run_shop(db, "--days", "3")  # decides days 0, 1, 2; closes 0 and 1
     assert first["open_day"] == 2 and _outcomes(db) == ([], [])
     newer = _later_file(tmp_path, ["9001,2024-03-01 09:00,A,4,4.00,c1",
                                    "9003,2024-03-02 10:00,C,1,25.00,c3"])
@@ -131,7 +128,7 @@ def test_import_records_days_closed_before_their_sales(db, tmp_path):
     assert rows[1][3]["revenue"] == 25.0
     assert rows[0][4]["stock_known_skus"] == 0  # no snapshot that day: stock-outs unknown
     # the open day 2 has no sales yet: the next run closes nothing and records nothing
-    again = _run(r, db)
+    again = run_shop(db)
     assert again["days_caught_up"] == 0 and again["open_day"] == 2
     assert _import(r, db, newer)["outcomes_recorded"] == {}
     assert _outcomes(db) == (rows, events)
@@ -142,13 +139,12 @@ def test_run_records_days_whose_sales_came_without_the_import_command(db, tmp_pa
     from agent.store.realdata_io import import_into_store
     from online.ingest_real.mapping import load_mapping
 
-    r = CliRunner()
-    first = _run(r, db, "--days", "2")  # day 0 closed, day 1 open
+    first = run_shop(db, "--days", "2")  # day 0 closed, day 1 open
     newer = _later_file(tmp_path, ["9001,2024-03-01 09:00,A,3,4.00,c1"])
     st = open_store(db)
     import_into_store(st, load_mapping(MAPPING), newer)
     st.close()
-    nxt = _run(r, db)
+    nxt = run_shop(db)
     assert nxt["run_id"] == first["run_id"] and nxt["days_caught_up"] == 0
     rows, events = _outcomes(db)
     assert [(d, t["sales"]) for _, d, _, _, t in rows] == [(0, 3.0)] and len(events) == 1
@@ -159,7 +155,7 @@ def test_executed_lines_get_their_skus_margin_over_seven_days_once(db, tmp_path)
     r = CliRunner()
     # the heuristic orders on day 0 (bookkeeping, not policy, is tested); 8 days decided,
     # days 0-6 closed
-    first = _run(r, db, "--days", "8", "--policy", "base_stock", "--approval-mode", "auto")
+    first = run_shop(db, "--days", "8", "--policy", "base_stock", "--approval-mode", "auto")
     assert first["open_day"] == 7
     st = open_store(db)
     with st.session() as s:
@@ -196,10 +192,10 @@ def test_executed_lines_get_their_skus_margin_over_seven_days_once(db, tmp_path)
 
     # a line confirmed after its days were recorded gets its outcome at the next run, once
     assert r.invoke(app, ["outbox", "confirm", late_key, "--db", db]).exit_code == 0
-    _run(r, db)
+    run_shop(db)
     got = action_outcomes()
     assert set(got) == {action_of[early_key], action_of[late_key]}
     assert got[action_of[late_key]]["profit"] == pytest.approx(margin[late_sku])
-    _run(r, db)
+    run_shop(db)
     _import(r, db, newer)
     assert action_outcomes() == got

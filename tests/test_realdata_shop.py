@@ -41,6 +41,11 @@ def _csv_daily() -> pd.DataFrame:
     return df.groupby(["day", "code"])["qty"].sum().unstack().fillna(0.0)
 
 
+#: ``shopops run`` with the heuristic, whose first-day orders include risky ones (these tests
+#: are about the outbox, not the policy)
+HEURISTIC = ("--policy", "base_stock")
+
+
 @pytest.fixture
 def db(real_shop_db: str) -> str:
     return real_shop_db
@@ -127,18 +132,13 @@ def test_what_if_unavailable_without_twin_and_simulated_with_one(db, tmp_path):
     st.close()
 
 
-def _run(r, db, *extra):
-    # the heuristic, whose first-day orders include risky ones (this is about the outbox)
-    return run_shop(db, "--policy", "base_stock", *extra)
-
 
 def test_run_shop_writes_outbox_and_rerun_writes_nothing(db):
-    r = CliRunner()
-    first = _run(r, db)
+    first = run_shop(db, *HEURISTIC)
     rows = _outbox(db)
     assert first["outbox_new"] == len(rows) > 0
     assert first["open_day"] == 0 and first["statuses"].get("executed", 0) == len(rows)
-    again = _run(r, db)
+    again = run_shop(db, *HEURISTIC)
     assert again["run_id"] == first["run_id"]
     assert again["outbox_new"] == 0 and _outbox(db) == rows
     # risky actions wait with a card that says why there is no what-if
@@ -158,16 +158,15 @@ def test_run_shop_writes_outbox_and_rerun_writes_nothing(db):
     assert out["still_pending"] == [] and out["finished"]
     rows = _outbox(db)
     assert len(rows) == first["outbox_new"] + len(cards)
-    assert _run(r, db)["outbox_new"] == 0
+    assert run_shop(db, *HEURISTIC)["outbox_new"] == 0
     # --days 2 closes the open day and decides the next: its keys are new
-    more = _run(r, db, "--days", "2")
+    more = run_shop(db, *HEURISTIC, "--days", "2")
     assert more["open_day"] == 1 and more["current_day"] == 1
     assert all(d in (0, 1) for _, d, _, _ in _outbox(db))
 
 
 def test_imported_sales_close_the_decided_day(db, tmp_path):
-    r = CliRunner()
-    first = _run(r, db)
+    first = run_shop(db, *HEURISTIC)
     newer = tmp_path / "newer"
     shutil.copytree(SHOP_DIR, newer)
     with (newer / "sales.csv").open("a") as f:
@@ -175,7 +174,7 @@ def test_imported_sales_close_the_decided_day(db, tmp_path):
     st = open_store(db)
     import_into_store(st, load_mapping(SHOP_DIR / "mapping.yaml"), newer)
     st.close()
-    nxt = _run(r, db)
+    nxt = run_shop(db, *HEURISTIC)
     assert nxt["run_id"] == first["run_id"]
     assert nxt["days_caught_up"] == 1 and nxt["open_day"] == 1
     st = open_store(db)
@@ -189,7 +188,7 @@ def test_imported_sales_close_the_decided_day(db, tmp_path):
 
 def test_outbox_export_confirm_round_trip(db, tmp_path):
     r = CliRunner()
-    _run(r, db)
+    run_shop(db, *HEURISTIC)
     keys = [k for k, _, _, _ in _outbox(db)]
     out = tmp_path / "po.csv"
     res = r.invoke(app, ["outbox", "export", "--format", "csv", "--out", str(out), "--db", db])
@@ -210,7 +209,7 @@ def test_outbox_export_confirm_round_trip(db, tmp_path):
     no = r.invoke(app, ["outbox", "fail", keys[0], "--reason", "late", "--db", db])
     assert no.exit_code != 0 and "cannot fail" in str(no.exception)
     # confirmations flow back as feedback events when the next day closes
-    _run(r, db, "--days", "2")
+    run_shop(db, *HEURISTIC, "--days", "2")
     st = open_store(db)
     with st.session() as s:
         n = s.scalar(select(func.count()).select_from(FeedbackEvent).where(

@@ -558,19 +558,19 @@ class SqlShop:
         if ts in daily.index:
             units = daily.loc[ts].to_numpy(dtype=float)
             out["units"] = float(units.sum())
-            out["revenue"] = float((units * self.list_price).sum())
+            revenue = units * self.list_price
+            out["revenue"] = float(revenue.sum())
             out["cogs"] = float((units * self.unit_cost).sum())
             out["by_sku"] = {s: float(u) for s, u in zip(self.sku_ids, units, strict=True) if u}
-            revenue = units * self.list_price
         sales = self._hist.frames["sales"]
         if self.mapping.grain != "week" and "unit_price" in sales and out["units"]:
             lines = sales[sales["date"].dt.normalize() == ts]
             price = lines["unit_price"].fillna(lines["series"].map(
                 dict(zip(self.sku_ids, self.list_price, strict=True))))
-            out["revenue"] = float((lines["quantity"] * price).sum())
+            by_series = (lines["quantity"] * price).groupby(lines["series"]).sum()
+            out["revenue"] = float(by_series.sum())
             out["revenue_basis"] = "line prices"
-            by_line = (lines["quantity"] * price).groupby(lines["series"]).sum()
-            revenue = by_line.reindex(self.sku_ids, fill_value=0.0).to_numpy(dtype=float)
+            revenue = by_series.reindex(self.sku_ids, fill_value=0.0).to_numpy(dtype=float)
         if out["units"]:
             margin = revenue - units * self.unit_cost
             out["margin_by_sku"] = {

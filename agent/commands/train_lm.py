@@ -563,9 +563,9 @@ def bench_lm_eval(
             for r in csv.DictReader(fh):
                 done.append({k: (v if k in ("policy", "scenario") else float(v) if v else 0.0)
                              for k, v in r.items()})
+    seed_list = report_seeds(seeds, seed_offset)
     with console.status("evaluating") as status:
-        rows = _lm_eval_rows(lm, _csv(baselines), _csv(scenarios),
-                             report_seeds(seeds, seed_offset),
+        rows = _lm_eval_rows(lm, _csv(baselines), _csv(scenarios), seed_list,
                              lambda line: status.update(line), done)
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -586,7 +586,7 @@ def bench_lm_eval(
         ci = t_interval([pa[k] - pb[k] for k in common])
         return {"mean_pp": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
 
-    summary: dict = {"seeds": report_seeds(seeds, seed_offset), "scenarios": list(_csv(scenarios)),
+    summary: dict = {"seeds": seed_list, "scenarios": list(_csv(scenarios)),
                      "pct_bound": {}, "paired": {}, "invalid": {}}
     table = Table(title=f"% of the oracle bound, mean over {seeds} held-out seeds "
                   f"({seed_offset}-{seed_offset + seeds - 1})")

@@ -113,6 +113,7 @@ _SHELF = (0, 2, 4, 7, 10, 14, 30)
 _END = (0, 1, 2, 3, 5, 7, 10, 14, 21, 30, 60, 120)
 _HOLD = (0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)
 _UP = (0, 1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8)
+_ADVICE_CACHE = 256
 #: The discount at which ``up=`` states a SKU's promotion response.
 UP_REFERENCE_DISCOUNT = 0.3
 
@@ -201,7 +202,9 @@ class LMCodec:
         self._sim = sim
         self._advisor = TunedBaseStockPolicy()
         self._advisor.reset(sim)
-        self._advised_for: tuple[ShopView, tuple] | None = None
+        # advice per view (the view is kept so its id stays unique); the RL reward renders
+        # many forks' prompts and then decodes them, so one entry would miss every time
+        self._advised: dict[int, tuple[ShopView, tuple]] = {}
         self.n = sim.n
         self.horizon = int(sim.spec.horizon_days)
         self._cat_words = [f"cat={sanitize_name(name)}" for name in c.category_names]
@@ -370,7 +373,7 @@ class LMCodec:
         daily = self.forecast(view)
         target = daily * (view.lead_time + cover)
         qty = np.where(cover > 0, np.maximum(np.ceil(target - self.position(view)), 0.0), 0.0)
-        advised, adv_restock, adv_disc, adv_days = self._advised(view)
+        advised, adv_restock, adv_disc, adv_days = self._advice_for(view)
         keeps_order = (cover > 0) & (cover == adv_restock)
         qty = np.where(keeps_order, advised.order_qty, qty)
         plan = PlanArrays.empty(self.n)
@@ -416,16 +419,24 @@ class LMCodec:
     def advice(self, view: ShopView) -> tuple[np.ndarray, np.ndarray]:
         """The tuned heuristic's decision per SKU in grammar units: cover levels and discount
         percents (the prompt's ``hr=`` and ``hd=``)."""
-        _, restock, disc, _ = self._advised(view)
+        _, restock, disc, _ = self._advice_for(view)
         return restock, disc
 
-    def _advised(self, view: ShopView) -> tuple[PlanArrays, np.ndarray, np.ndarray, np.ndarray]:
-        """The heuristic's plan for ``view`` and its grammar levels (kept for the last view:
-        the prompts and the decoding of one morning ask for the same)."""
-        if self._advised_for is None or self._advised_for[0] is not view:
-            plan = self._advisor.act(view, self._sim)
-            self._advised_for = (view, (plan, *self.encode_arrays(plan, view)))
-        return self._advised_for[1]
+    def _advice_for(
+        self, view: ShopView
+    ) -> tuple[PlanArrays, np.ndarray, np.ndarray, np.ndarray]:
+        """The heuristic's plan for ``view`` and its grammar levels, computed once per view
+        (the prompts and the decoding of a morning ask for the same; the last
+        ``_ADVICE_CACHE`` views are kept)."""
+        hit = self._advised.get(id(view))
+        if hit is not None and hit[0] is view:
+            return hit[1]
+        plan = self._advisor.act(view, self._sim)
+        out = (plan, *self.encode_arrays(plan, view))
+        if len(self._advised) >= _ADVICE_CACHE:
+            self._advised.pop(next(iter(self._advised)))  # the oldest
+        self._advised[id(view)] = (view, out)
+        return out
 
     @staticmethod
     def advice_text(prompt: str) -> str:
