@@ -68,6 +68,7 @@ def test_rl_with_lora_changes_the_sft_weights(sft_run, tmp_path: Path) -> None:
         seeds=(1010,), rounds=1, steps_per_round=2, prompts_per_step=4, num_generations=4,
         minibatches=2, num_iterations=2, day_stride=30, skus_per_day=4, eval_seeds=(),
         report_to="none", threads=1, horizon=5, n_futures=1, temperature=1.0,
+        departure_cost=0.05,
     )
     record = train_rl(cfg)
     after, _ = load_lm(record["model_path"])
@@ -77,6 +78,31 @@ def test_rl_with_lora_changes_the_sft_weights(sft_run, tmp_path: Path) -> None:
     # LoRA on every linear layer, merged back: the attention and MLP weights moved
     assert any("q_proj" in k for k in changed) and any("mlp" in k for k in changed)
     assert record["init_record"]["stage"] == "sft"
+    assert record["config"]["departure_cost"] == 0.05
+
+
+def test_departure_cost_charges_only_completions_that_leave_the_heuristic() -> None:
+    from policies.lm.codec import LMCodec
+    from policies.lm.rewards import DepartureCost
+    from policies.lm.rl import RLRunConfig
+
+    sim = MarketSimulator.from_scenario("festival", seed=1003)
+    for _ in range(5):
+        sim.step(None)
+    codec = LMCodec(sim)
+    view = sim.view()
+    restock, disc = codec.advice(view)
+    prompt = codec.prompts(view)[0]
+    keep = f" restock={restock[0]:g} discount={int(disc[0])} days={7 if disc[0] else 0}"
+    more = f" restock={28 if restock[0] != 28 else 21} discount={int(disc[0])} days=" \
+           f"{7 if disc[0] else 0}"
+    promo = f" restock={restock[0]:g} discount={10 if disc[0] != 10 else 20} days=7"
+    scores = DepartureCost(0.3)([prompt] * 4, [keep, more, promo, "restock=lots"])
+    assert scores == [0.0, -0.3, -0.3, 0.0]
+    # a prompt without advice (an old checkpoint's format) is never charged
+    assert DepartureCost(0.3)(["dem=2 ->"], [more]) == [0.0]
+    with pytest.raises(LMConfigError, match="departure_cost must be >= 0"):
+        RLRunConfig(departure_cost=-0.1)
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,11 @@ def train_rl(
                           "model on its feedback and add it as a weighted reward."),
     ] = None,
     feedback_weight: Annotated[float, typer.Option(help="Weight of the feedback reward.")] = 0.2,
+    departure_cost: Annotated[
+        float, typer.Option(help="Reward taken off a completion that departs from the tuned "
+                            "heuristic's decision, in days of the SKU's revenue: a departure "
+                            "must beat the team's rule by this much (0: off).")
+    ] = 0.0,
     rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 3,
     steps: Annotated[int, typer.Option(help="Optimiser steps per round.")] = 40,
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
@@ -264,6 +269,7 @@ def train_rl(
     cfg = RLRunConfig(
         init=base_model or init, out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds),
         lora=lora, feedback_from=feedback_from, feedback_weight=feedback_weight,
+        departure_cost=departure_cost,
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
         variants=variants, temperature=temperature, hold_days=hold_days,

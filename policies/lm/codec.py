@@ -445,8 +445,14 @@ class LMCodec:
         >>> LMCodec.advice_text("cat=x name=y dem=2 hr=3 hd=0 ->")
         'restock=3 discount=0'
         """
-        words = dict(w.split("=", 1) for w in prompt.split(" ") if w.startswith(("hr=", "hd=")))
+        words = LMCodec.advice_words(prompt)
         return f"restock={words.get('hr', '?')} discount={words.get('hd', '?')}"
+
+    @staticmethod
+    def advice_words(prompt: str) -> dict[str, str]:
+        """The prompt's ``hr=`` and ``hd=`` words as ``{"hr": "3", "hd": "0"}`` (either may
+        be missing)."""
+        return dict(w.split("=", 1) for w in prompt.split(" ") if w.startswith(("hr=", "hd=")))
 
     @staticmethod
     def basis(view: ShopView, daily: np.ndarray) -> list[dict[str, float]]:

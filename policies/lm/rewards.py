@@ -67,8 +67,8 @@ from policies.lm.codec import LMCodec
 from policies.lm.grammar import SAFE_DECISION, WORD_PATTERNS, Decision, parse_completion
 
 __all__ = [
-    "CONTINUATIONS", "RolloutState", "SimulatorReward", "StateBank", "grammar_reward",
-    "make_state",
+    "CONTINUATIONS", "DepartureCost", "RolloutState", "SimulatorReward", "StateBank",
+    "grammar_reward", "make_state",
 ]
 
 #: How the scored SKU acts after day 0 (see the module docstring).
@@ -447,6 +447,53 @@ def grammar_reward(prompts: Sequence[Any], completions: Sequence[Any], **_: Any)
             good += 1
         out.append(-1.0 + 0.25 * good)
     return out
+
+
+class DepartureCost:
+    """What departing from the team's rule costs: ``-cost`` for a completion whose restock
+    level or discount differs from the tuned heuristic's (the prompt's ``hr=`` / ``hd=``),
+    else 0; 0 for text outside the grammar (:func:`grammar_reward` scores that).
+
+    In the simulator reward's unit (days of the SKU's revenue), so a departure must beat the
+    rule by ``cost`` in the simulator's estimate before RL moves towards it. Why: where the
+    heuristic is tuned it sits on a flat optimum. Ordering one level above its decision
+    was worth +0.05 [0.00, +0.10] days of revenue over the whole episode (129 mornings of
+    ``steady`` and ``festival``, 16 futures each), well inside the spread of one reward
+    estimate, and RL that followed those estimates ordered above the rule on 4.6 % of
+    SKU-days and lost 0.4 points of the bound (``policies/lm/checkpoints/default/RECORD.md``).
+    Where the rule is untuned (a new category, a randomised shop) departures earn far more
+    than the cost, so they are still learnt.
+
+    >>> DepartureCost(0.1)(["dem=2 hr=3 hd=0 ->"] * 3,
+    ...                    [" restock=3 discount=0 days=0", " restock=4 discount=0 days=0", "x"])
+    [0.0, -0.1, 0.0]
+    """
+
+    __name__ = "departure_cost"
+
+    def __init__(self, cost: float) -> None:
+        self.cost = float(cost)
+
+    def __call__(
+        self, prompts: Sequence[Any], completions: Sequence[Any], **_: Any
+    ) -> list[float]:
+        out = []
+        for prompt, completion in zip(prompts, completions, strict=True):
+            d = parse_completion(_as_text(completion))
+            advice = _advice_in(prompt if isinstance(prompt, str) else _as_text(prompt))
+            departs = d is not None and advice is not None and (
+                d.restock != advice[0] or d.discount != advice[1])
+            out.append(-self.cost if departs else 0.0)
+        return out
+
+
+def _advice_in(prompt: str) -> tuple[float, int] | None:
+    """The heuristic's restock level and discount a prompt carries (``hr=``, ``hd=``)."""
+    words = LMCodec.advice_words(prompt)
+    try:
+        return float(words["hr"]), int(words["hd"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _as_text(completion: Any) -> str:

@@ -75,6 +75,12 @@ class RLRunConfig:
         default=1.0, metadata={"help": "Weight of the format reward (0 for valid text, down "
                                         "to -1 for nonsense)."}
     )
+    departure_cost: float = field(
+        default=0.0, metadata={"help": "Reward taken off a completion that departs from the "
+                                       "tuned heuristic's decision (the prompt's hr=/hd=), "
+                                       "in days of the SKU's revenue (rewards.DepartureCost; "
+                                       "0: off)."}
+    )
     rounds: int = field(default=3, metadata={"help": "Rollout-then-train rounds."})
     steps_per_round: int = field(
         default=40, metadata={"help": "Generation batches per round (each gives "
@@ -156,6 +162,9 @@ class RLRunConfig:
                 self.starve_days):
             raise LMConfigError(f"starve_days must be distinct lengths >= 1 (or none); got "
                                 f"{list(self.starve_days)}")
+        if self.departure_cost < 0:
+            raise LMConfigError(f"departure_cost must be >= 0 (days of revenue); got "
+                                f"{self.departure_cost}")
         if self.variants < 0 or self.temperature <= 0:
             raise LMConfigError(f"need variants >= 0 and temperature > 0; got {self.variants} "
                                 f"and {self.temperature}")
@@ -338,7 +347,7 @@ def train_rl(
     from trl import GRPOTrainer
 
     from policies.lm.model import count_parameters, load_lm, save_lm
-    from policies.lm.rewards import SimulatorReward, StateBank, grammar_reward
+    from policies.lm.rewards import DepartureCost, SimulatorReward, StateBank, grammar_reward
 
     torch.set_num_threads(cfg.threads)
     say = progress or (lambda _line: None)
@@ -361,6 +370,9 @@ def train_rl(
         )
         reward_funcs.append(RewardModelReward.load(feedback_record["model_path"]))
         weights.append(cfg.feedback_weight)
+    if cfg.departure_cost > 0:
+        reward_funcs.append(DepartureCost(cfg.departure_cost))
+        weights.append(1.0)
     history: list[dict[str, Any]] = []
     t_train = 0.0
     t_rollout = 0.0
