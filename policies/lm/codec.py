@@ -455,6 +455,20 @@ class LMCodec:
         return dict(w.split("=", 1) for w in prompt.split(" ") if w.startswith(("hr=", "hd=")))
 
     @staticmethod
+    def advice_of(prompt: str) -> tuple[float, int] | None:
+        """The heuristic's restock level and discount percent a prompt carries, or ``None``
+        for a prompt without them (an older checkpoint's format).
+
+        >>> LMCodec.advice_of("dem=2 hr=1.75 hd=10 ->")
+        (1.75, 10)
+        """
+        words = LMCodec.advice_words(prompt)
+        try:
+            return float(words["hr"]), int(words["hd"])
+        except (KeyError, ValueError):
+            return None
+
+    @staticmethod
     def basis(view: ShopView, daily: np.ndarray) -> list[dict[str, float]]:
         """Per SKU, the numbers that turn a decision into units and back (plain floats):
         ``daily`` forecast, ``lead`` time and inventory ``position``. Stored with each

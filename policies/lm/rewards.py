@@ -480,20 +480,11 @@ class DepartureCost:
         out = []
         for prompt, completion in zip(prompts, completions, strict=True):
             d = parse_completion(_as_text(completion))
-            advice = _advice_in(prompt if isinstance(prompt, str) else _as_text(prompt))
+            advice = LMCodec.advice_of(prompt if isinstance(prompt, str) else _as_text(prompt))
             departs = d is not None and advice is not None and (
                 d.restock != advice[0] or d.discount != advice[1])
             out.append(-self.cost if departs else 0.0)
         return out
-
-
-def _advice_in(prompt: str) -> tuple[float, int] | None:
-    """The heuristic's restock level and discount a prompt carries (``hr=``, ``hd=``)."""
-    words = LMCodec.advice_words(prompt)
-    try:
-        return float(words["hr"]), int(words["hd"])
-    except (KeyError, ValueError):
-        return None
 
 
 def _as_text(completion: Any) -> str:

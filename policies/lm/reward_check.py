@@ -1,0 +1,134 @@
+"""Does the RL reward see what a departure from the team's rule is worth over the episode?
+
+RL moves the policy towards completions the simulator reward scores above the greedy one.
+Where the tuned heuristic (the prompt's ``hr=`` / ``hd=``) is near-optimal, a departure is
+worth little, and a reward that is off by a little there teaches the policy to drift. This
+check measures that, on the policy's own mornings:
+
+* it rolls out a checkpoint on training scenarios and seeds and saves SKU-mornings exactly
+  as RL does (:func:`policies.lm.rl.collect_states`);
+* for each saved morning where the heuristic advises no promotion, it scores departures
+  from the advised decision: ``up`` (one restock level more), ``down`` (one level less) and
+  ``promo`` (the advised restock with a 10 % promotion for 7 days);
+* **estimate**: what RL's :class:`~policies.lm.rewards.SimulatorReward` gives the departure
+  minus the advised decision, with the reward settings given;
+* **truth**: the same difference over the rest of the episode (to its last day, so nothing
+  is left to a carry cost), the tuned heuristic running the SKU after day 0 and the rest of
+  the shop following the rolled-out policy's decisions, averaged over ``truth_futures``
+  seeded futures (the whole-episode one-step advantage of the departure under a policy
+  that keeps the rule, which is what the shipped checkpoint does on the tuned scenarios).
+
+Both in days of the SKU's revenue. :func:`summarise` gives, per kind, the mean estimate,
+the mean truth and the mean error, each with a 95 % t-interval: an error interval away from
+zero is a bias RL will learn; a truth interval around zero with an estimate spread much
+wider is noise RL will learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DEPARTURES", "departure_values", "summarise"]
+
+#: Departures from the advised decision that the check scores.
+DEPARTURES = ("up", "down", "promo")
+
+
+def departure_values(
+    scenarios: tuple[str, ...] = ("steady", "festival"),
+    seeds: tuple[int, ...] = (1010,),
+    path: str | None = None,
+    horizon: int = 14,
+    tail_days: int = 7,
+    n_futures: int = 4,
+    truth_futures: int = 16,
+    variants: int = 0,
+    day_stride: int = 7,
+    skus_per_day: int = 3,
+    min_days_left: int = 30,
+    seed: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """One row per (saved morning, departure): ``scenario``, ``day``, ``kind``, ``advice``,
+    ``estimate`` and ``truth`` (days of revenue).
+
+    Args:
+        scenarios, seeds, variants: the shops rolled out (training seeds only).
+        path: the checkpoint that rolls out (default: the shipped one).
+        horizon, tail_days, n_futures: the RL reward's settings (``continuation="expert"``:
+            the heuristic runs the SKU after day 0, as in the truth, so only the reward's
+            truncation, carry cost and futures differ).
+        truth_futures: seeded futures of the whole-episode truth.
+        min_days_left: mornings closer than this to the episode's end are skipped.
+    """
+    from policies.lm.codec import LMCodec
+    from policies.lm.demos import check_training_seeds
+    from policies.lm.grammar import RESTOCK_LEVELS, Decision
+    from policies.lm.model import load_lm
+    from policies.lm.policy import DEFAULT_CHECKPOINT
+    from policies.lm.rewards import SimulatorReward, StateBank
+    from policies.lm.rl import collect_states
+
+    check_training_seeds(seeds)
+    model, tokenizer = load_lm(path or DEFAULT_CHECKPOINT)
+    bank = StateBank()
+    prompts, ids, _ = collect_states(
+        model, tokenizer, scenarios, seeds, bank, day_stride, skus_per_day,
+        np.random.default_rng(seed), progress=progress, variants=variants,
+    )
+    estimate = SimulatorReward(bank, horizon=horizon, tail_days=tail_days,
+                               n_futures=n_futures, continuation="expert")
+    truth = SimulatorReward(bank, horizon=10_000, n_futures=truth_futures,
+                            continuation="expert")
+    levels = list(RESTOCK_LEVELS)
+    rows: list[dict[str, Any]] = []
+    for n, (prompt, sid) in enumerate(zip(prompts, ids, strict=True)):
+        st = bank[sid]
+        words = LMCodec.advice_of(prompt)
+        if words is None or words[1] != 0 or words[0] not in levels:
+            continue
+        if st.sim.spec.horizon_days - st.sim.day < min_days_left:
+            continue
+        hr = words[0]
+        k = levels.index(hr)
+        advised = Decision(hr, 0, 0)
+        departures = {
+            "up": Decision(levels[k + 1], 0, 0) if k + 1 < len(levels) else None,
+            "down": Decision(levels[k - 1], 0, 0) if k > 0 else None,
+            "promo": Decision(hr, 10, 7),
+        }
+        for kind, d in departures.items():
+            if d is None:
+                continue
+            rows.append({
+                "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
+                "advice": f"{hr:g}",
+                "estimate": estimate.score(sid, d) - estimate.score(sid, advised),
+                "truth": truth.score(sid, d) - truth.score(sid, advised),
+            })
+        if progress is not None:
+            progress(f"morning {n + 1}/{len(prompts)}: {len(rows)} departures scored")
+    return rows
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per departure kind: ``n`` and ``estimate``, ``truth``, ``error`` (estimate - truth),
+    each as ``[mean, low, high]`` (95 % t-interval, days of revenue)."""
+    from eval.stats import t_interval
+
+    out: dict[str, dict[str, Any]] = {}
+    for kind in DEPARTURES:
+        rs = [r for r in rows if r["kind"] == kind]
+        if not rs:
+            continue
+        figures: dict[str, Any] = {"n": len(rs)}
+        for key, values in (("estimate", [r["estimate"] for r in rs]),
+                            ("truth", [r["truth"] for r in rs]),
+                            ("error", [r["estimate"] - r["truth"] for r in rs])):
+            ci = t_interval(values)
+            figures[key] = [ci.mean, ci.low, ci.high]
+        out[kind] = figures
+    return out

@@ -1,0 +1,32 @@
+"""The reward check scores departures on the shipped checkpoint's own mornings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+pytest.importorskip("torch")
+
+from policies.lm.errors import LMConfigError  # noqa: E402
+from policies.lm.reward_check import DEPARTURES, departure_values, summarise  # noqa: E402
+
+
+def test_departures_are_scored_against_the_advice_and_summarised() -> None:
+    rows = departure_values(("steady",), (1010,), day_stride=20, skus_per_day=2,
+                            n_futures=1, truth_futures=2, horizon=5, tail_days=2)
+    assert rows, "no morning without an advised promotion was saved"
+    assert {r["kind"] for r in rows} <= set(DEPARTURES)
+    assert all(math.isfinite(r["estimate"]) and math.isfinite(r["truth"]) for r in rows)
+    # a departure changes what happens: not every one is worth exactly the advice
+    assert any(r["truth"] != 0.0 for r in rows)
+    summary = summarise(rows)
+    assert sum(f["n"] for f in summary.values()) == len(rows)
+    for f in summary.values():
+        mean, low, high = f["error"]
+        assert f["n"] < 2 or low <= mean <= high
+
+
+def test_the_check_refuses_report_seeds() -> None:
+    with pytest.raises(LMConfigError, match="reporting seeds"):
+        departure_values(("steady",), (3,))
