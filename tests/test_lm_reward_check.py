@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("torch")
 
-from policies.lm.errors import LMConfigError  # noqa: E402
-from policies.lm.reward_check import DEPARTURES, departure_values, summarise  # noqa: E402
+from policies.lm.errors import LMConfigError
+from policies.lm.reward_check import DEPARTURES, departure_values, summarise
 
 
 def test_departures_are_scored_against_the_advice_and_summarised() -> None:

@@ -428,10 +428,11 @@ def bench_lm_departures(
     """Is the RL reward right about departures from the tuned heuristic's decision?
 
     On the checkpoint's own mornings (saved as RL saves them), scores one restock level more
-    (up), one less (down) and a 10 % promotion for 7 days (promo) against the advised
-    decision, with the RL reward's settings (estimate) and over the rest of the episode with
-    16 futures (truth), in days of the SKU's revenue. Prints the means with 95 % intervals:
-    an error interval away from zero is a bias RL learns (policies/lm/reward_check.py).
+    (up), one less (down) and a 10 % or 20 % promotion for 7 days (promo, deep_promo) against
+    the advised decision, with the RL reward's settings (estimate) and over the rest of the
+    episode with 16 futures (truth), in days of the SKU's revenue. Prints the means with 95 %
+    intervals: an error interval away from zero is a bias RL learns
+    (policies/lm/reward_check.py).
     """
     import json
     import os

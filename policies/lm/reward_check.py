@@ -8,8 +8,9 @@ check measures that, on the policy's own mornings:
 * it rolls out a checkpoint on training scenarios and seeds and saves SKU-mornings exactly
   as RL does (:func:`policies.lm.rl.collect_states`);
 * for each saved morning where the heuristic advises no promotion, it scores departures
-  from the advised decision: ``up`` (one restock level more), ``down`` (one level less) and
-  ``promo`` (the advised restock with a 10 % promotion for 7 days);
+  from the advised decision: ``up`` (one restock level more), ``down`` (one level less),
+  ``promo`` and ``deep_promo`` (the advised restock with a 10 % or a 20 % promotion for 7
+  days);
 * **estimate**: what RL's :class:`~policies.lm.rewards.SimulatorReward` gives the departure
   minus the advised decision, with the reward settings given;
 * **truth**: the same difference over the rest of the episode (to its last day, so nothing
@@ -34,7 +35,7 @@ import numpy as np
 __all__ = ["DEPARTURES", "departure_values", "summarise"]
 
 #: Departures from the advised decision that the check scores.
-DEPARTURES = ("up", "down", "promo")
+DEPARTURES = ("up", "down", "promo", "deep_promo")
 
 
 def departure_values(
@@ -99,6 +100,7 @@ def departure_values(
             "up": Decision(levels[k + 1], 0, 0) if k + 1 < len(levels) else None,
             "down": Decision(levels[k - 1], 0, 0) if k > 0 else None,
             "promo": Decision(hr, 10, 7),
+            "deep_promo": Decision(hr, 20, 7),
         }
         for kind, d in departures.items():
             if d is None:
