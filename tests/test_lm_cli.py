@@ -22,8 +22,10 @@ def test_lm_commands_join_the_train_group_and_bench() -> None:
     out = run("train", "--help").stdout
     for command in ("sft", "rl", "reward-model", "register-lm", "ppo"):
         assert command in out
-    assert "policy" in run("bench", "--help").stdout
-    assert "--feedback-from" in run("train", "rl", "--help").stdout
+    bench = run("bench", "--help").stdout
+    assert "policy" in bench and "lm-departures" in bench
+    rl_help = run("train", "rl", "--help").stdout
+    assert "--feedback-from" in rl_help and "--departure-cost" in rl_help
 
 
 @pytest.fixture(scope="module")
