@@ -18,6 +18,8 @@ from agent.runner import Runner, RunOptions, answer_pending, create_run, load_co
 from agent.state import thread_id
 from agent.store import open_store
 from agent.store.models import Action, PlanRecord
+from agent.web.auth import Principal
+from agent.web.queries import list_decisions
 from policies.lm.feedback import preference_pairs, records_from_store
 from policies.lm.grammar import parse_completion
 from policies.lm.policy import LMPolicy
@@ -48,6 +50,10 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
     console = Console(record=True, width=200)
     console.print(render_card(cards[0]))  # the approval chat's card shows it
     assert "the tuned heuristic would restock=" in console.export_text()
+    # the web console gets the same line from the API (worded once, in agent.cards)
+    admin = Principal(user_id=0, name="t", role="admin", shops=None, token_id=0)
+    listed = {d["action_id"]: d for d in list_decisions(store, admin, run_id=run_id)}
+    assert {listed[c["action_id"]]["policy"] for c in cards} == {policy_line(c) for c in cards}
     first, second, rest = cards[0], cards[1], cards[2:]
     assert second["kind"] == "restock"
     halved = second["line"]["quantity"] // 2  # a human edit in units, as the chat writes it

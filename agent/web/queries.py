@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from agent.cards import policy_line
 from agent.store import Store
 from agent.store.models import Action, Approval, DayOutcome, Execution, Run
 from agent.web.auth import Principal
@@ -49,6 +50,8 @@ def _decision(a: Action, shop_id: str) -> dict[str, Any]:
         "risk": float(a.risk),
         "expires_day": card.get("expires_day"),
         "summary": card.get("summary") or f"{a.kind} {a.sku}",
+        # what the LM wrote beside the team's rule, worded once (agent.cards) for every client
+        "policy": policy_line(card) if card.get("lm_decision") else None,
         "card": card,
     }
 

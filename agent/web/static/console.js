@@ -173,7 +173,7 @@ function renderCard(d) {
   const facts = $("card-facts");
   facts.replaceChildren();
   const add = (k, v) => facts.append(el("dt", { text: k }), el("dd", { text: v }));
-  if (c.lm_decision) add("Policy", c.lm_advice ? `the LM wrote ${c.lm_decision}; the tuned heuristic would ${c.lm_advice} (${c.lm_decision.startsWith(c.lm_advice) ? "keeps" : "departs from"} the team's rule)` : `the LM wrote ${c.lm_decision}`);
+  if (d.policy) add("Policy", d.policy);
   add("Risk", `${risk.score.toFixed(2)}, mostly ${risk.top} (` + Object.entries(risk.parts).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ") + ")");
   add("Forecast", `${fmt(why.forecast_per_day, 2)}/day; ${why.band_days}-day band ${fmt(why.band?.[0])}..${fmt(why.band?.[1])}`);
   add("Stock", `on hand ${fmt(why.on_hand, 0)}, on order ${fmt(why.on_order, 0)}, cover ${why.cover_days == null ? "unbounded" : fmt(why.cover_days)} days, lead time ${fmt(why.lead_time, 0)} days`);
