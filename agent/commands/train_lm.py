@@ -577,8 +577,12 @@ def _lm_eval_rows(
 
 
 def bench_lm_eval(
-    sft: Annotated[str, typer.Option(help="LM checkpoint after SFT.")] = "artifacts/lm/sft/model",
-    rl: Annotated[str, typer.Option(help="LM checkpoint after RL.")] = "artifacts/lm/rl/model",
+    sft: Annotated[str, typer.Option(help="LM checkpoint after SFT ('' skips it).")] = (
+        "artifacts/lm/sft/model"
+    ),
+    rl: Annotated[str, typer.Option(help="LM checkpoint after RL ('' skips it).")] = (
+        "artifacts/lm/rl/model"
+    ),
     baselines: Annotated[str, typer.Option(help="Registered policies to compare.")] = (
         "mpc,base_stock_tuned,ppo,oracle"
     ),
@@ -618,7 +622,7 @@ def bench_lm_eval(
 
     torch.set_num_threads(1)
     console = Console(width=160)
-    lm = {"lm_sft": sft, "lm_rl": rl}
+    lm = {name: path for name, path in (("lm_sft", sft), ("lm_rl", rl)) if path}  # '': skip
     names = [*lm, *_csv(baselines)]
     import csv
 

@@ -88,28 +88,27 @@ def departure_values(
     rows: list[dict[str, Any]] = []
     for n, (prompt, sid) in enumerate(zip(prompts, ids, strict=True)):
         st = bank[sid]
-        words = LMCodec.advice_of(prompt)
-        if words is None or words[1] != 0 or words[0] not in levels:
+        words = LMCodec.advice_of(prompt)  # hr= is always a grammar level
+        if words is None or words[1] != 0:
             continue
         if st.sim.spec.horizon_days - st.sim.day < min_days_left:
             continue
         hr = words[0]
         k = levels.index(hr)
-        advised = Decision(hr, 0, 0)
         departures = {
             "up": Decision(levels[k + 1], 0, 0) if k + 1 < len(levels) else None,
             "down": Decision(levels[k - 1], 0, 0) if k > 0 else None,
             "promo": Decision(hr, 10, 7),
             "deep_promo": Decision(hr, 20, 7),
         }
-        for kind, d in departures.items():
-            if d is None:
-                continue
+        departures = {kind: d for kind, d in departures.items() if d is not None}
+        # the advised decision first, then every departure: one lockstep pass per reward
+        items = [(sid, Decision(hr, 0, 0)), *((sid, d) for d in departures.values())]
+        est, true = estimate.scores(items), truth.scores(items)
+        for j, kind in enumerate(departures, start=1):
             rows.append({
                 "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
-                "advice": f"{hr:g}",
-                "estimate": estimate.score(sid, d) - estimate.score(sid, advised),
-                "truth": truth.score(sid, d) - truth.score(sid, advised),
+                "advice": f"{hr:g}", "estimate": est[j] - est[0], "truth": true[j] - true[0],
             })
         if progress is not None:
             progress(f"morning {n + 1}/{len(prompts)}: {len(rows)} departures scored")
