@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from envs import MarketSimulator
-from envs.scenario import load_scenario
+from envs.scenario import load_scenario, parse_scenario
 from policies.base_stock import TunedBaseStockPolicy
 from policies.lm.demos import collect_demonstrations, drop_names
 from policies.lm.errors import LMConfigError
 from policies.lm.grammar import Decision
-from policies.lm.variants import training_variant
+from policies.lm.variants import launch_variant, training_shops, training_variant
 
 STEADY = load_scenario("steady")
 
@@ -211,3 +211,45 @@ def test_variants_redraw_the_promotion_response_and_keep_the_other_draws() -> No
         ratio = var.elasticity.low / base.elasticity.low
         assert 0.6 <= ratio <= 1.6
         assert var.elasticity.high / base.elasticity.high == pytest.approx(ratio)
+
+
+def test_launch_variants_hold_new_categorys_situation_without_its_category() -> None:
+    """A launch shop: one category launched into its own festival behind a slow supplier,
+    elastic and promotion-responsive, under a weekly budget; the rest is the scenario's."""
+    v = launch_variant(STEADY, 1, 1000)
+    assert v == launch_variant(STEADY, 1, 1000) and v != launch_variant(STEADY, 2, 1000)
+    assert v.name == "steady-l1" and not v.held_out and v.seed != STEADY.seed
+    launched = [c for c in v.categories if c.launch_day > 0]
+    assert len(launched) == 1
+    cat = launched[0]
+    assert cat.name in {c.name for c in STEADY.categories}  # never the held-out 'toys'
+    assert 20 <= cat.launch_day <= 45 and 14 <= cat.ramp_days <= 28
+    assert 2.0 <= cat.promo_lift_per_depth <= 3.0 and cat.elasticity.low <= -2.4
+    supplier = next(s for s in v.suppliers if s.name == cat.supplier)
+    assert supplier.name == f"{cat.name}-import" and 10 <= supplier.lead_time_days <= 18
+    festival = next(e for e in v.events if e.kind == "festival" and e.categories == [cat.name])
+    assert festival.day >= cat.launch_day + cat.ramp_days and festival.multiplier >= 2.5
+    assert v.order_budget_per_week is not None
+    others = [c for c in v.categories if c.name != cat.name]
+    base = {c.name: c for c in STEADY.categories}
+    assert all(c.supplier == base[c.name].supplier and c.elasticity == base[c.name].elasticity
+               for c in others)
+    sim = MarketSimulator.from_scenario(v, seed=1000)
+    for _ in range(cat.launch_day + 1):
+        sim.step(None)  # the simulator accepts it and the category goes on sale
+
+
+def test_training_shops_list_the_scenario_then_its_variants() -> None:
+    shops = training_shops(STEADY, 1000, variants=2, launch_variants=1)
+    assert [s.name for s in shops] == ["steady", "steady-v1", "steady-v2", "steady-l1"]
+    assert shops[1] == training_variant(STEADY, 1, 1000)
+
+
+def test_a_shop_with_only_perishables_has_nothing_to_launch() -> None:
+    fresh = load_scenario("fresh")
+    data = fresh.model_dump(mode="python")
+    data["categories"] = [c for c in data["categories"] if c.get("shelf_life_days")]
+    data["suppliers"] = [s for s in data["suppliers"]
+                         if any(c["supplier"] == s["name"] for c in data["categories"])]
+    with pytest.raises(ValueError, match="no non-perishable category"):
+        launch_variant(parse_scenario(data, "<test>"), 1, 1000)

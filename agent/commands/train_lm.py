@@ -221,6 +221,11 @@ def train_rl(
         int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
                           "scenario itself (other lead times, costs, launches).")
     ] = 0,
+    launch_variants: Annotated[
+        int, typer.Option(help="Launch shops per scenario and seed rolled out too: an "
+                          "elastic, promotion-responsive category launched into a festival "
+                          "behind a slow supplier under a weekly order budget.")
+    ] = 0,
     temperature: Annotated[
         float, typer.Option(help="Sampling temperature of the completions (exploration; the "
                             "greedy policy is unchanged by it).")
@@ -273,8 +278,8 @@ def train_rl(
         departure_cost=departure_cost,
         rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
         num_generations=num_generations, horizon=horizon, continuation=continuation,
-        variants=variants, temperature=temperature, hold_days=hold_days,
-        rest_of_shop=rest_of_shop,
+        variants=variants, launch_variants=launch_variants, temperature=temperature,
+        hold_days=hold_days, rest_of_shop=rest_of_shop,
         starve_days=_day_counts(starve_days, "--starve-days"),
         tail_days=tail_days, n_futures=n_futures, scale_rewards=scale_rewards,
         learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
@@ -419,6 +424,10 @@ def bench_lm_departures(
     ),
     seeds: Annotated[str, typer.Option(help="Training seeds (1000 and up).")] = "1010",
     variants: Annotated[int, typer.Option(help="Randomised shops per scenario and seed.")] = 0,
+    launch_variants: Annotated[
+        int, typer.Option(help="Launch shops per scenario and seed (an elastic category "
+                          "launched into a festival behind a slow supplier).")
+    ] = 0,
     horizon: Annotated[int, typer.Option(help="The reward's horizon H in days.")] = 14,
     tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = 7,
     n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = 4,
@@ -450,7 +459,7 @@ def bench_lm_departures(
         rows = departure_values(
             _csv(scenarios), _seeds(seeds), path=path, horizon=horizon, tail_days=tail_days,
             n_futures=n_futures, truth_futures=truth_futures, variants=variants,
-            progress=lambda line: status.update(line),
+            launch_variants=launch_variants, progress=lambda line: status.update(line),
         )
     summary = summarise(rows)
     if as_json:
@@ -459,14 +468,15 @@ def bench_lm_departures(
     table = Table(title=f"departures from the heuristic's decision, days of revenue "
                   f"(reward H {horizon} + {tail_days}, {n_futures} futures; truth: whole "
                   f"episode, {truth_futures} futures)")
-    for col in ("departure", "mornings", "estimate", "truth", "estimate - truth"):
+    for col in ("departure", "mornings", "truth > 0", "estimate", "truth", "estimate - truth"):
         table.add_column(col, justify="right")
 
     def fmt(v: list[float]) -> str:
         return f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
 
     for kind, f in summary.items():
-        table.add_row(kind, str(f["n"]), fmt(f["estimate"]), fmt(f["truth"]), fmt(f["error"]))
+        table.add_row(kind, str(f["n"]), f"{f['pays']:.0%}", fmt(f["estimate"]),
+                      fmt(f["truth"]), fmt(f["error"]))
     console.print(table)
 
 

@@ -47,6 +47,7 @@ def departure_values(
     n_futures: int = 4,
     truth_futures: int = 16,
     variants: int = 0,
+    launch_variants: int = 0,
     day_stride: int = 7,
     skus_per_day: int = 3,
     min_days_left: int = 30,
@@ -57,7 +58,8 @@ def departure_values(
     ``estimate`` and ``truth`` (days of revenue).
 
     Args:
-        scenarios, seeds, variants: the shops rolled out (training seeds only).
+        scenarios, seeds, variants, launch_variants: the shops rolled out (training seeds
+            only; see :func:`policies.lm.variants.training_shops`).
         path: the checkpoint that rolls out (default: the shipped one).
         horizon, tail_days, n_futures: the RL reward's settings (``continuation="expert"``:
             the heuristic runs the SKU after day 0, as in the truth, so only the reward's
@@ -79,6 +81,7 @@ def departure_values(
     prompts, ids, _ = collect_states(
         model, tokenizer, scenarios, seeds, bank, day_stride, skus_per_day,
         np.random.default_rng(seed), progress=progress, variants=variants,
+        launch_variants=launch_variants,
     )
     estimate = SimulatorReward(bank, horizon=horizon, tail_days=tail_days,
                                n_futures=n_futures, continuation="expert")
@@ -94,6 +97,7 @@ def departure_values(
         if st.sim.spec.horizon_days - st.sim.day < min_days_left:
             continue
         hr = words[0]
+        cat = st.sim.catalog
         k = levels.index(hr)
         departures = {
             "up": Decision(levels[k + 1], 0, 0) if k + 1 < len(levels) else None,
@@ -108,6 +112,7 @@ def departure_values(
         for j, kind in enumerate(departures, start=1):
             rows.append({
                 "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
+                "category": cat.category_names[int(cat.category[st.sku])],
                 "advice": f"{hr:g}", "estimate": est[j] - est[0], "truth": true[j] - true[0],
             })
         if progress is not None:
@@ -116,8 +121,9 @@ def departure_values(
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per departure kind: ``n`` and ``estimate``, ``truth``, ``error`` (estimate - truth),
-    each as ``[mean, low, high]`` (95 % t-interval, days of revenue)."""
+    """Per departure kind: ``n``, ``pays`` (the share of mornings whose truth is above
+    zero) and ``estimate``, ``truth``, ``error`` (estimate - truth), each as
+    ``[mean, low, high]`` (95 % t-interval, days of revenue)."""
     from eval.stats import t_interval
 
     out: dict[str, dict[str, Any]] = {}
@@ -125,7 +131,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         rs = [r for r in rows if r["kind"] == kind]
         if not rs:
             continue
-        figures: dict[str, Any] = {"n": len(rs)}
+        figures: dict[str, Any] = {
+            "n": len(rs), "pays": sum(r["truth"] > 0 for r in rs) / len(rs),
+        }
         for key, values in (("estimate", [r["estimate"] for r in rs]),
                             ("truth", [r["truth"] for r in rs]),
                             ("error", [r["estimate"] - r["truth"] for r in rs])):

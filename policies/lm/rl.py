@@ -63,6 +63,11 @@ class RLRunConfig:
         default=0, metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
                                      "seed rolled out next to the scenario itself."}
     )
+    launch_variants: int = field(
+        default=0, metadata={"help": "Launch shops (policies.lm.variants.launch_variant: an "
+                                     "elastic category launched into a festival behind a "
+                                     "slow supplier) per scenario and seed."}
+    )
     lora: bool = field(default=True, metadata={"help": "Train LoRA adapters (else all weights)."})
     lora_settings: LoraSettings = field(default_factory=lambda: LoraSettings(r=16, alpha=32))
     feedback_from: str | None = field(
@@ -165,8 +170,9 @@ class RLRunConfig:
         if self.departure_cost < 0:
             raise LMConfigError(f"departure_cost must be >= 0 (days of revenue); got "
                                 f"{self.departure_cost}")
-        if self.variants < 0 or self.temperature <= 0:
-            raise LMConfigError(f"need variants >= 0 and temperature > 0; got {self.variants} "
+        if self.variants < 0 or self.launch_variants < 0 or self.temperature <= 0:
+            raise LMConfigError(f"need variants >= 0, launch_variants >= 0 and temperature > "
+                                f"0; got {self.variants}, {self.launch_variants} "
                                 f"and {self.temperature}")
         if self.num_generations < 2:
             raise LMConfigError(
@@ -232,12 +238,14 @@ def collect_states(
     model: Any, tokenizer: Any, scenarios: tuple[str, ...], seeds: tuple[int, ...],
     bank: Any, day_stride: int, skus_per_day: int, rng: np.random.Generator,
     progress: Callable[[str], None] | None = None, variants: int = 0,
-    rest_of_shop: str = "policy", starve_days: Sequence[int] = (),
+    rest_of_shop: str = "policy", starve_days: Sequence[int] = (), launch_variants: int = 0,
 ) -> tuple[list[str], list[int], dict[str, float]]:
     """Roll out the current policy and save SKU-mornings as prompts (see module docstring).
 
     Each scenario and seed is rolled out as itself and as ``variants`` randomised shops
-    (:func:`policies.lm.variants.training_variant`, named ``<scenario>-v<k>``). With
+    (:func:`policies.lm.variants.training_variant`, named ``<scenario>-v<k>``) and
+    ``launch_variants`` launch shops (:func:`~policies.lm.variants.launch_variant`,
+    ``<scenario>-l<k>``). With
     ``rest_of_shop="policy"`` each saved state keeps the rolled-out policy's decisions from
     its morning on (:attr:`~policies.lm.rewards.RolloutState.behaviour`), which the rest of
     the shop follows in the rewards; with ``"expert"`` the tuned base-stock heuristic runs
@@ -261,15 +269,15 @@ def collect_states(
     from policies.lm.grammar import SAFE_DECISION, Decision
     from policies.lm.policy import LMPolicy
     from policies.lm.rewards import RolloutState, make_state
-    from policies.lm.variants import training_variant
+    from policies.lm.variants import training_shops
 
     prompts: list[str] = []
     ids: list[int] = []
     profits: dict[str, float] = {}
     shops = [
-        (load_scenario(sc) if v == 0 else training_variant(load_scenario(sc), v, seed), seed,
-         starve)
-        for sc in scenarios for seed in seeds for v in range(variants + 1)
+        (spec, seed, starve)
+        for sc in scenarios for seed in seeds
+        for spec in training_shops(load_scenario(sc), seed, variants, launch_variants)
         for starve in (0, *(d for d in starve_days if d > 0))
     ]
     for spec, seed, starve in shops:
@@ -386,6 +394,7 @@ def train_rl(
         prompts, ids, profits = collect_states(
             model, tokenizer, cfg.scenarios, seeds, bank, cfg.day_stride, cfg.skus_per_day,
             rng, progress=say, variants=cfg.variants, rest_of_shop=cfg.rest_of_shop,
+            launch_variants=cfg.launch_variants,
             starve_days=cfg.starve_days,
         )
         t_rollout += time.perf_counter() - t0

@@ -25,6 +25,31 @@ Variants never change the horizon, backorder mode or event kinds, are never
 ``(spec, index, seed)`` (the scenario's name is part of the random stream): the same call
 gives the same variant.
 
+:func:`launch_variant` draws a different kind of shop around a training scenario, one that
+holds the held-out ``new_category`` test's *situation* without its category or numbers. The
+independent draws above almost never combine an elastic, promotion-responsive,
+high-margin category with a mid-episode launch, a long and unreliable supplier and a
+festival on that category a few weeks after launch; in that situation ordering well
+beyond the recent sales and promoting pay, and on the other variants they lose (measured
+with ``shopops bench lm-departures``). A launch variant draws these together:
+
+* a fresh catalogue (new ``seed``);
+* one non-perishable category (drawn) becomes the launch: it goes on sale on a day in
+  20-45 with a 14-28-day ramp, its demand level scaled by 0.3-1x, its gross margin drawn
+  in 0.33-0.58, its elasticity in -3.2 to -1.5, its promotion lift per unit of depth in
+  2-3 and its negative-binomial shape in 1-2 (bursty sales);
+* it is restocked by its own new supplier ``<category>-import``: 10-18 days of lead time
+  with 2-4 days of jitter, a 10-30-unit minimum order, a 40-120 fixed order cost and
+  0.8-0.95 reliability;
+* a festival on that category alone starts 15-45 days after its ramp ends (2.5-3.5x for
+  3-5 days, after a 5-7-day lull at 0.9x);
+* purchase orders are capped per week at 1.5-3x the shop's expected weekly spend at list
+  demand (unless the scenario already caps them).
+
+The category keeps its own name (the held-out test's ``toys`` appears in no training
+shop), everything else is the scenario's, and launch variants are named
+``<scenario>-l<index>``, a pure function of ``(spec, index, seed)`` like the others.
+
 >>> from envs.scenario import load_scenario
 >>> v = training_variant(load_scenario("steady"), index=1, seed=1000)
 >>> v.name, v.held_out
@@ -42,10 +67,11 @@ import numpy as np
 
 from envs.scenario import ScenarioSpec, parse_scenario
 
-__all__ = ["training_variant"]
+__all__ = ["launch_variant", "training_shops", "training_variant"]
 
 _LAUNCH_PROBABILITY = 0.35
 _PROMO_STREAM = 1  # the promotion-response draws' own random stream
+_LAUNCH_STREAM = 2  # the launch variants' random stream
 
 
 def _scale_range(r: dict[str, float], factor: float) -> dict[str, float]:
@@ -109,3 +135,96 @@ def training_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
         if ev.get("kind") == "festival":
             ev["day"] = int(np.clip(ev["day"] + rng.integers(-30, 31), 0, horizon - 1))
     return parse_scenario(data, f"<variant {index} of {spec.name}>")
+
+
+def _expected_weekly_spend(data: dict[str, Any]) -> float:
+    """Purchase cost of a week of list-price demand, from the categories' mid-ranges."""
+    total = 0.0
+    for c in data["categories"]:
+        if c.get("skus"):
+            total += sum(s["unit_cost"] * s["base_demand"] for s in c["skus"])
+            continue
+        price = float(np.sqrt(c["price"]["low"] * c["price"]["high"]))  # log-uniform
+        margin = (c["margin"]["low"] + c["margin"]["high"]) / 2
+        demand = float(np.sqrt(c["base_demand"]["low"] * c["base_demand"]["high"]))
+        total += c["n_skus"] * price * (1 - margin) * demand
+    return 7 * total
+
+
+def launch_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
+    """A shop around ``spec`` with a launch-into-a-festival category (see module docstring).
+
+    Args:
+        spec: a training scenario with at least one non-perishable category.
+        index: the variant number (1, 2, ...); part of the name and of the random stream.
+        seed: the training seed the variant is drawn for.
+
+    Raises:
+        ValueError: ``spec`` has no non-perishable category to launch.
+    """
+    rng = np.random.default_rng(
+        [int(seed), int(index), zlib.crc32(spec.name.encode()), _LAUNCH_STREAM]
+    )
+    data: dict[str, Any] = spec.model_dump(mode="python")
+    data["name"] = f"{spec.name}-l{index}"
+    data["description"] = f"Launch variant {index} of {spec.name} (seed {seed})."
+    data["seed"] = int(rng.integers(0, 2**31 - 1))
+    data["held_out"] = False
+    candidates = [c for c in data["categories"] if not c.get("shelf_life_days")]
+    if not candidates:
+        raise ValueError(f"scenario {spec.name!r} has no non-perishable category to launch")
+    cat = candidates[int(rng.integers(len(candidates)))]
+    supplier = f"{cat['name']}-import"
+    data["suppliers"].append({
+        "name": supplier,
+        "lead_time_days": int(rng.integers(10, 19)),
+        "lead_time_jitter_days": float(rng.integers(2, 5)),
+        "moq": int(rng.integers(10, 31)),
+        "order_fixed_cost": float(rng.uniform(40, 120)),
+        "reliability": float(rng.uniform(0.8, 0.95)),
+    })
+    cat["supplier"] = supplier
+    launch = int(rng.integers(20, 46))
+    ramp = int(rng.integers(14, 29))
+    cat["launch_day"], cat["ramp_days"] = launch, ramp
+    cat["end_of_life_day"] = None
+    factor = float(rng.uniform(0.3, 1.0))
+    cat["base_demand"] = _scale_range(cat["base_demand"], factor)
+    low = float(rng.uniform(0.33, 0.4))
+    cat["margin"] = {"low": low, "high": low + float(rng.uniform(0.1, 0.18))}
+    steep = float(rng.uniform(-3.2, -2.4))
+    cat["elasticity"] = {"low": steep, "high": float(rng.uniform(-2.0, -1.5))}
+    cat["promo_lift_per_depth"] = float(rng.uniform(2.0, 3.0))
+    cat["dispersion"] = float(rng.uniform(1.0, 2.0))
+    for sku in cat.get("skus") or []:
+        sku["base_demand"] *= factor
+        sku["unit_cost"] = sku["price"] * (1 - low)
+        sku["elasticity"] = float(rng.uniform(steep, -1.5))
+        sku["promo_lift_per_depth"] = cat["promo_lift_per_depth"]
+        sku["dispersion"] = cat["dispersion"]
+    horizon = int(data["horizon_days"])
+    day = min(launch + ramp + int(rng.integers(15, 46)), horizon - 10)
+    pre = int(rng.integers(5, 8))
+    data.setdefault("events", []).append({
+        "kind": "festival", "name": f"{cat['name']}-festival", "day": day,
+        "duration": int(rng.integers(3, 6)), "multiplier": float(rng.uniform(2.5, 3.5)),
+        "categories": [cat["name"]], "pre_days": pre, "pre_multiplier": 0.9,
+    })
+    if data.get("order_budget_per_week") is None:
+        data["order_budget_per_week"] = float(
+            _expected_weekly_spend(data) * rng.uniform(1.5, 3.0)
+        )
+    return parse_scenario(data, f"<launch variant {index} of {spec.name}>")
+
+
+def training_shops(
+    spec: ScenarioSpec, seed: int, variants: int = 0, launch_variants: int = 0
+) -> list[ScenarioSpec]:
+    """The shops a training scenario is rolled out as: itself, ``variants`` randomised
+    shops (:func:`training_variant`) and ``launch_variants`` launch shops
+    (:func:`launch_variant`), in that order."""
+    return [
+        spec,
+        *(training_variant(spec, v, seed) for v in range(1, variants + 1)),
+        *(launch_variant(spec, v, seed) for v in range(1, launch_variants + 1)),
+    ]
