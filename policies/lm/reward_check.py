@@ -108,12 +108,13 @@ def departure_values(
         departures = {kind: d for kind, d in departures.items() if d is not None}
         # the advised decision first, then every departure: one lockstep pass per reward
         items = [(sid, Decision(hr, 0, 0)), *((sid, d) for d in departures.values())]
-        est, true = estimate.scores(items), truth.scores(items)
+        est, true = estimate.profits(items), truth.profits(items)
         for j, kind in enumerate(departures, start=1):
             rows.append({
                 "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
                 "category": cat.category_names[int(cat.category[st.sku])],
-                "advice": f"{hr:g}", "estimate": est[j] - est[0], "truth": true[j] - true[0],
+                "advice": f"{hr:g}", "estimate": (est[j] - est[0]) / st.scale,
+                "truth": (true[j] - true[0]) / st.scale,
             })
         if progress is not None:
             progress(f"morning {n + 1}/{len(prompts)}: {len(rows)} departures scored")

@@ -254,12 +254,15 @@ class SimulatorReward:
         profit = self._profit if cached else {}
         todo = [key for key in keys if key not in profit]
         if todo:
-            profit.update(zip(todo, self._profits(todo), strict=True))
+            profit.update(zip(todo, self.profits(todo), strict=True))
         return [(profit[(sid, d)] - profit[(sid, None)]) / self.bank[sid].scale
                 for sid, d in items]
 
-    def _profits(self, keys: Sequence[tuple[int, Decision | None]]) -> list[float]:
-        """Mean shop profit over the scored days, less the SKU's carry cost, per key.
+    def profits(self, keys: Sequence[tuple[int, Decision | None]]) -> list[float]:
+        """Mean shop profit over the scored days, less the SKU's carry cost, per key
+        (currency, not divided by the SKU's scale; never cached). :meth:`scores` is these
+        minus the reference's (``None``); a caller that compares decisions with each other
+        (``policies.lm.reward_check``) needs no reference run.
 
         Day ``h`` of a run for ``(state, d)``: on day 0 the SKU takes ``d`` (``None``: the
         reference, the policy's greedy decision with ``"policy"``, else the expert's);
@@ -410,7 +413,7 @@ class SimulatorReward:
         self._trie = GrammarTrie(tokenizer)
 
 
-_GENERATE = object()  #: "ask the policy" marker in :meth:`SimulatorReward._profits`
+_GENERATE = object()  #: "ask the policy" marker in :meth:`SimulatorReward.profits`
 
 
 @dataclasses.dataclass(eq=False)
