@@ -45,7 +45,7 @@ from sqlalchemy import func, select
 
 from agent.approvals import Approver, make_approver
 from agent.context import AgentContext
-from agent.defaults import DEFAULT_POLICY
+from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.store import Store, open_store
 from agent.store.models import DayOutcome, FeedbackEvent, Run, Shop
@@ -358,7 +358,6 @@ def _record_action_outcomes(s: Any, run_id: str) -> int:
     """In session ``s``: the outcome of every executed outbox line of ``run_id`` whose
     ``ACTION_OUTCOME_DAYS`` days from its day all have recorded outcomes and that has none
     yet (see the module docstring); returns how many were written."""
-    from agent.runner import ACTION_OUTCOME_DAYS
     from agent.store.models import Action
     from agent.store.realdata import OutboxRow
 

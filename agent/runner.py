@@ -35,7 +35,7 @@ from sqlalchemy import delete, func, select
 
 from agent.approvals import Approver, make_approver, validate_answer
 from agent.context import AgentContext
-from agent.defaults import DEFAULT_POLICY
+from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
 from agent.errors import AgentConfigError, ApprovalError, RunNotFoundError, RunStateError
 from agent.state import thread_id
 from agent.store import Store, open_store
@@ -72,8 +72,6 @@ __all__ = [
 
 ShopFactory = Callable[[MarketSimulator, str], SimShop]
 _KEEP_BLOB_DAYS = 3
-#: Days of a SKU's profit (from the day a line took effect) that make its action's outcome.
-ACTION_OUTCOME_DAYS = 7
 
 
 @dataclasses.dataclass
