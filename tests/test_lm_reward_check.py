@@ -17,6 +17,7 @@ def test_departures_are_scored_against_the_advice_and_summarised() -> None:
                             n_futures=1, truth_futures=2, horizon=5, tail_days=2)
     assert rows, "no morning without an advised promotion was saved"
     assert {r["kind"] for r in rows} <= set(DEPARTURES)
+    assert {r["group"] for r in rows} == {"scenario"}
     assert all(math.isfinite(r["estimate"]) and math.isfinite(r["truth"]) for r in rows)
     # a departure changes what happens: not every one is worth exactly the advice
     assert any(r["truth"] != 0.0 for r in rows)
@@ -30,3 +31,27 @@ def test_departures_are_scored_against_the_advice_and_summarised() -> None:
 def test_the_check_refuses_report_seeds() -> None:
     with pytest.raises(LMConfigError, match="reporting seeds"):
         departure_values(("steady",), (3,))
+
+
+def test_rows_are_summarised_per_group_of_shops() -> None:
+    """Launch shops' launched category is reported apart from everything else."""
+    from policies.lm.reward_check import _group
+
+    assert _group("festival", False) == "scenario"
+    assert _group("festival-v2", True) == "variant"
+    assert _group("festival-l1", True) == "launched"
+    assert _group("festival-l1", False) == "launch-other"
+    rows = [
+        {"kind": "up", "group": "scenario", "estimate": 0.0, "truth": -0.1},
+        {"kind": "up", "group": "scenario", "estimate": 0.1, "truth": 0.1},
+        {"kind": "up", "group": "launched", "estimate": 1.0, "truth": 2.0},
+        {"kind": "up", "group": "launched", "estimate": 0.5, "truth": 1.0},
+        {"kind": "promo", "group": "launched", "estimate": -1.0, "truth": 1.0},
+    ]
+    overall = summarise(rows)
+    assert overall["up"]["n"] == 4 and overall["up"]["pays"] == 0.75
+    grouped = summarise(rows, by_group=True)
+    assert set(grouped) == {"scenario up", "launched up", "launched promo"}
+    assert grouped["launched up"]["pays"] == 1.0
+    assert grouped["launched up"]["error"][0] == pytest.approx(-0.75)
+    assert grouped["scenario up"]["truth"][0] == pytest.approx(0.0)

@@ -432,6 +432,11 @@ def bench_lm_departures(
     tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = 7,
     n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = 4,
     truth_futures: Annotated[int, typer.Option(help="Futures of the whole-episode truth.")] = 16,
+    by_group: Annotated[
+        bool, typer.Option("--by-group", help="One row per group and departure: the "
+                           "scenarios, their randomised variants, the launch shops' launched "
+                           "category and their other categories.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Is the RL reward right about departures from the tuned heuristic's decision?
@@ -461,7 +466,7 @@ def bench_lm_departures(
             n_futures=n_futures, truth_futures=truth_futures, variants=variants,
             launch_variants=launch_variants, progress=lambda line: status.update(line),
         )
-    summary = summarise(rows)
+    summary = summarise(rows, by_group=by_group)
     if as_json:
         typer.echo(json.dumps({"summary": summary, "rows": rows}))
         return

@@ -19,6 +19,9 @@ check measures that, on the policy's own mornings:
   seeded futures (the whole-episode one-step advantage of the departure under a policy
   that keeps the rule, which is what the shipped checkpoint does on the tuned scenarios).
 
+Each row also names its ``group``: ``scenario``, ``variant`` (a randomised shop),
+``launched`` (the launched category of a launch shop,
+:func:`policies.lm.variants.launch_variant`) or ``launch-other`` (its other categories).
 Both in days of the SKU's revenue. :func:`summarise` gives, per kind, the mean estimate,
 the mean truth and the mean error, each with a 95 % t-interval: an error interval away from
 zero is a bias RL will learn; a truth interval around zero with an estimate spread much
@@ -27,15 +30,29 @@ wider is noise RL will learn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["DEPARTURES", "departure_values", "summarise"]
+__all__ = ["DEPARTURES", "GROUPS", "departure_values", "summarise"]
 
 #: Departures from the advised decision that the check scores.
 DEPARTURES = ("up", "down", "promo", "deep_promo")
+#: Groups of rows, by the shop and category a morning comes from.
+GROUPS = ("scenario", "variant", "launched", "launch-other")
+
+
+def _group(shop: str, launches: bool) -> str:
+    """A row's group from its shop's name (``<scenario>-v<k>``, ``-l<k>``) and whether its
+    SKU's category launches mid-episode."""
+    kind = re.search(r"-([vl])\d+$", shop)
+    if kind is None:
+        return "scenario"
+    if kind.group(1) == "v":
+        return "variant"
+    return "launched" if launches else "launch-other"
 
 
 def departure_values(
@@ -98,6 +115,8 @@ def departure_values(
             continue
         hr = words[0]
         cat = st.sim.catalog
+        name = cat.category_names[int(cat.category[st.sku])]
+        spec_cat = next(c for c in st.sim.spec.categories if c.name == name)
         k = levels.index(hr)
         departures = {
             "up": Decision(levels[k + 1], 0, 0) if k + 1 < len(levels) else None,
@@ -112,7 +131,8 @@ def departure_values(
         for j, kind in enumerate(departures, start=1):
             rows.append({
                 "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
-                "category": cat.category_names[int(cat.category[st.sku])],
+                "category": name,
+                "group": _group(st.sim.spec.name, spec_cat.launch_day > 0),
                 "advice": f"{hr:g}", "estimate": (est[j] - est[0]) / st.scale,
                 "truth": (true[j] - true[0]) / st.scale,
             })
@@ -121,24 +141,26 @@ def departure_values(
     return rows
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per departure kind: ``n``, ``pays`` (the share of mornings whose truth is above
-    zero) and ``estimate``, ``truth``, ``error`` (estimate - truth), each as
-    ``[mean, low, high]`` (95 % t-interval, days of revenue)."""
+def summarise(rows: list[dict[str, Any]], by_group: bool = False) -> dict[str, dict[str, Any]]:
+    """Per departure kind (``by_group``: per ``"<group> <kind>"``, see :data:`GROUPS`):
+    ``n``, ``pays`` (the share of mornings whose truth is above zero) and ``estimate``,
+    ``truth``, ``error`` (estimate - truth), each as ``[mean, low, high]`` (95 %
+    t-interval, days of revenue)."""
     from eval.stats import t_interval
 
     out: dict[str, dict[str, Any]] = {}
-    for kind in DEPARTURES:
-        rs = [r for r in rows if r["kind"] == kind]
-        if not rs:
-            continue
-        figures: dict[str, Any] = {
-            "n": len(rs), "pays": sum(r["truth"] > 0 for r in rs) / len(rs),
-        }
-        for key, values in (("estimate", [r["estimate"] for r in rs]),
-                            ("truth", [r["truth"] for r in rs]),
-                            ("error", [r["estimate"] - r["truth"] for r in rs])):
-            ci = t_interval(values)
-            figures[key] = [ci.mean, ci.low, ci.high]
-        out[kind] = figures
+    for group in GROUPS if by_group else (None,):
+        for kind in DEPARTURES:
+            rs = [r for r in rows if r["kind"] == kind and group in (None, r["group"])]
+            if not rs:
+                continue
+            figures: dict[str, Any] = {
+                "n": len(rs), "pays": sum(r["truth"] > 0 for r in rs) / len(rs),
+            }
+            for key, values in (("estimate", [r["estimate"] for r in rs]),
+                                ("truth", [r["truth"] for r in rs]),
+                                ("error", [r["estimate"] - r["truth"] for r in rs])):
+                ci = t_interval(values)
+                figures[key] = [ci.mean, ci.low, ci.high]
+            out[kind if group is None else f"{group} {kind}"] = figures
     return out
