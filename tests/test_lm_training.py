@@ -68,7 +68,7 @@ def test_rl_with_lora_changes_the_sft_weights(sft_run, tmp_path: Path) -> None:
         seeds=(1010,), rounds=1, steps_per_round=2, prompts_per_step=4, num_generations=4,
         minibatches=2, num_iterations=2, day_stride=30, skus_per_day=4, eval_seeds=(),
         report_to="none", threads=1, horizon=5, n_futures=1, temperature=1.0,
-        departure_cost=0.05,
+        departure_cost=0.05, variants=0, starve_days=(), tail_days=2,
     )
     record = train_rl(cfg)
     after, _ = load_lm(record["model_path"])

@@ -190,14 +190,16 @@ def train_rl(
                             "heuristic's decision, in days of the SKU's revenue: a departure "
                             "must beat the team's rule by this much (0: off).")
     ] = 0.0,
-    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 3,
+    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 1,
     steps: Annotated[int, typer.Option(help="Optimiser steps per round.")] = 40,
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     n_futures: Annotated[
         int, typer.Option(help="Random futures averaged per reward (each a seeded fork).")
-    ] = 4,
-    horizon: Annotated[int, typer.Option(help="Reward horizon H in days.")] = 14,
+    ] = 8,
+    horizon: Annotated[int, typer.Option(help="Reward horizon H in days (56: a promotion's "
+                                         "whole effect on stock and later sales is inside "
+                                         "it; 14 under-valued them).")] = 56,
     starve_days: Annotated[
         str, typer.Option(help="Also roll each shop out after these numbers of days without "
                           "orders, comma-separated (e.g. 12,25), so RL sees half- and fully-"
@@ -216,11 +218,11 @@ def train_rl(
     tail_days: Annotated[
         int, typer.Option(help="Days after H in which the SKU follows the rest of the shop's "
                           "rule in every scored run alike (prices the state H leaves behind).")
-    ] = 7,
+    ] = 14,
     variants: Annotated[
         int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
                           "scenario itself (other lead times, costs, launches).")
-    ] = 0,
+    ] = 2,
     launch_variants: Annotated[
         int, typer.Option(help="Launch shops per scenario and seed rolled out too: an "
                           "elastic, promotion-responsive category launched into a festival "

@@ -45,7 +45,14 @@ _RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh", "classic"
 
 @dataclasses.dataclass
 class RLRunConfig:
-    """Everything an RL run needs; every field has a working default."""
+    """Everything an RL run needs; every field has a working default.
+
+    The defaults are the best measured recipe from the shipped imitation checkpoint
+    (``rlB`` in ``policies/lm/checkpoints/default/RECORD.md``: each shop also as 2
+    randomised ones, starved rollouts after 12 and 25 idle days, a 56-day horizon with a
+    14-day tail, 8 futures, one round of 160 optimiser steps; about 25 minutes here), the
+    same as ``shopops train rl``'s.
+    """
 
     init: str = field(
         default="artifacts/lm/sft/model",
@@ -60,7 +67,7 @@ class RLRunConfig:
         metadata={"help": "Training seeds; round k uses seed k mod n."}
     )
     variants: int = field(
-        default=0, metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
+        default=2, metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
                                      "seed rolled out next to the scenario itself."}
     )
     launch_variants: int = field(
@@ -86,7 +93,7 @@ class RLRunConfig:
                                        "in days of the SKU's revenue (rewards.DepartureCost; "
                                        "0: off)."}
     )
-    rounds: int = field(default=3, metadata={"help": "Rollout-then-train rounds."})
+    rounds: int = field(default=1, metadata={"help": "Rollout-then-train rounds."})
     steps_per_round: int = field(
         default=40, metadata={"help": "Generation batches per round (each gives "
                                         "minibatches x num_iterations optimiser steps)."}
@@ -100,7 +107,7 @@ class RLRunConfig:
     beta: float = field(default=0.05, metadata={"help": "KL coefficient to the round's start."})
     temperature: float = field(default=1.2, metadata={"help": "Sampling temperature."})
     learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate."})
-    horizon: int = field(default=14, metadata={"help": "Reward horizon H in days."})
+    horizon: int = field(default=56, metadata={"help": "Reward horizon H in days."})
     continuation: str = field(
         default="policy", metadata={"help": "How the scored SKU acts after day 0 in the "
                                             "reward: 'policy' (the model being trained), "
@@ -108,7 +115,7 @@ class RLRunConfig:
                                             "(see policies.lm.rewards)."}
     )
     starve_days: tuple[int, ...] = field(
-        default=(), metadata={"help": "Also roll each shop out once after each of these "
+        default=(12, 25), metadata={"help": "Also roll each shop out once after each of these "
                                        "numbers of days without orders (empty shelves and "
                                        "their recovery; empty: off). An int means one length."}
     )
@@ -124,7 +131,7 @@ class RLRunConfig:
                                      "only)."}
     )
     tail_days: int = field(
-        default=7, metadata={"help": "Days after H in which the SKU follows the rest of the "
+        default=14, metadata={"help": "Days after H in which the SKU follows the rest of the "
                                      "shop's rule in every scored run alike (prices the "
                                      "state H leaves behind)."}
     )
@@ -133,7 +140,7 @@ class RLRunConfig:
                                           "mean, Dr. GRPO), 'group' or 'batch' (divide by the "
                                           "standard deviation)."}
     )
-    n_futures: int = field(default=4, metadata={"help": "Futures averaged per reward."})
+    n_futures: int = field(default=8, metadata={"help": "Futures averaged per reward."})
     day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
     skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
     eval_seeds: tuple[int, ...] = field(
