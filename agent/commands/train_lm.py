@@ -430,9 +430,10 @@ def bench_lm_departures(
         int, typer.Option(help="Launch shops per scenario and seed (an elastic category "
                           "launched into a festival behind a slow supplier).")
     ] = 0,
-    horizon: Annotated[int, typer.Option(help="The reward's horizon H in days.")] = 14,
-    tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = 7,
-    n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = 4,
+    horizon: Annotated[int, typer.Option(help="The reward's horizon H in days (default: "
+                                         "train rl's).")] = 56,
+    tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = 14,
+    n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = 8,
     truth_futures: Annotated[int, typer.Option(help="Futures of the whole-episode truth.")] = 16,
     by_group: Annotated[
         bool, typer.Option("--by-group", help="One row per group and departure: the "
@@ -446,8 +447,8 @@ def bench_lm_departures(
     On the checkpoint's own mornings (saved as RL saves them), scores one restock level more
     (up), one less (down) and a 10 % or 20 % promotion for 7 days (promo, deep_promo) against
     the advised decision, with the RL reward's settings (estimate) and over the rest of the
-    episode with 16 futures (truth), in days of the SKU's revenue. Prints the means with 95 %
-    intervals: an error interval away from zero is a bias RL learns
+    episode (truth, --truth-futures futures), in days of the SKU's revenue. Prints the means
+    with 95 % intervals: an error interval away from zero is a bias RL learns
     (policies/lm/reward_check.py).
     """
     import json
