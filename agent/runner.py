@@ -11,10 +11,10 @@ The runner is the **clock** of a simulated shop. For each day ``d`` it
    ``d`` (from the store, so late approvals answered in another process count), records the
    outcome, feeds the outcome and new feedback events to the signals, snapshots the simulator
    and the signals, and opens ``d + 1``. Each executed line also gets its own realised
-   outcome once :data:`ACTION_OUTCOME_DAYS` days have closed from the day it took effect:
-   its SKU's attributable profit over those days (:func:`tools.sim_shop.sku_day_profit`), an
-   ``outcome`` event with the ``action_id`` (key ``action-outcome:ACTION``), which
-   ``policies.lm.feedback`` pairs for training.
+   outcome once :data:`agent.defaults.ACTION_OUTCOME_DAYS` days have closed from the day it
+   took effect: its SKU's attributable profit over those days
+   (:func:`tools.sim_shop.sku_day_profit`), an ``outcome`` event with the ``action_id`` (key
+   ``action-outcome:ACTION``), which ``policies.lm.feedback`` pairs for training.
 
 Every step is on disk before the next starts, so a killed process loses nothing:
 :func:`resume_run` reloads the run (simulator snapshot of the open day, policy, signals),

@@ -26,6 +26,27 @@ def test_lm_commands_join_the_train_group_and_bench() -> None:
     assert "policy" in bench and "lm-departures" in bench
     rl_help = run("train", "rl", "--help").stdout
     assert "--feedback-from" in rl_help and "--departure-cost" in rl_help
+    assert "--launch-variants" in rl_help
+    departures_help = run("bench", "lm-departures", "--help").stdout
+    assert "--launch-variants" in departures_help and "--by-group" in departures_help
+
+
+def test_train_rl_defaults_are_the_run_configs() -> None:
+    """The command and RLRunConfig state one recipe (what the README and RECORD measure)."""
+    import inspect
+
+    from agent.commands.train_lm import train_rl
+    from policies.lm.rl import RLRunConfig
+
+    cli = {name: p.default for name, p in inspect.signature(train_rl).parameters.items()}
+    cfg = RLRunConfig()
+    for name in ("rounds", "n_futures", "horizon", "tail_days", "variants", "launch_variants",
+                 "temperature", "continuation", "rest_of_shop", "hold_days", "learning_rate",
+                 "beta", "seed", "threads", "departure_cost", "scale_rewards"):
+        assert cli[name] == getattr(cfg, name), name
+    assert cli["steps"] == cfg.steps_per_round
+    assert tuple(int(d) for d in cli["starve_days"].split(",")) == cfg.starve_days
+    assert tuple(int(d) for d in cli["eval_seeds"].split(",")) == cfg.eval_seeds
 
 
 @pytest.fixture(scope="module")

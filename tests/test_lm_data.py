@@ -235,8 +235,12 @@ def test_launch_variants_hold_new_categorys_situation_without_its_category() -> 
     assert all(c.supplier == base[c.name].supplier and c.elasticity == base[c.name].elasticity
                for c in others)
     sim = MarketSimulator.from_scenario(v, seed=1000)
-    for _ in range(cat.launch_day + 1):
-        sim.step(None)  # the simulator accepts it and the category goes on sale
+    mine = sim.catalog.category == sim.catalog.category_names.index(cat.name)
+    before = sim.mean_demand(day=cat.launch_day - 1)
+    after = sim.mean_demand(day=cat.launch_day + cat.ramp_days)
+    assert before[mine].sum() == 0 and after[mine].min() > 0  # it goes on sale at its launch
+    assert before[~mine].min() > 0  # the rest of the shop sells from day 0
+    sim.step(None)  # the simulator accepts it
 
 
 def test_training_shops_list_the_scenario_then_its_variants() -> None:

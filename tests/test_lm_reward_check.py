@@ -55,3 +55,15 @@ def test_rows_are_summarised_per_group_of_shops() -> None:
     assert grouped["launched up"]["pays"] == 1.0
     assert grouped["launched up"]["error"][0] == pytest.approx(-0.75)
     assert grouped["scenario up"]["truth"][0] == pytest.approx(0.0)
+
+
+def test_launch_shops_rows_name_the_launched_category() -> None:
+    rows = departure_values(("classic",), (1010,), launch_variants=1, day_stride=30,
+                            skus_per_day=1, n_futures=1, truth_futures=1, horizon=5,
+                            tail_days=2)
+    groups = {r["group"] for r in rows}
+    # classic's one category is the one its launch shop launches
+    assert groups == {"scenario", "launched"}
+    assert {r["category"] for r in rows} == {"item"}
+    assert all(r["scenario"] == "classic-l1" for r in rows if r["group"] == "launched")
+    assert set(summarise(rows, by_group=True)) >= {"launched up", "scenario up"}

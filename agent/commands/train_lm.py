@@ -191,7 +191,8 @@ def train_rl(
                             "must beat the team's rule by this much (0: off).")
     ] = 0.0,
     rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 1,
-    steps: Annotated[int, typer.Option(help="Optimiser steps per round.")] = 40,
+    steps: Annotated[int, typer.Option(help="Generation batches per round (each gives 2 "
+                                       "minibatches x 2 passes = 4 optimiser steps).")] = 40,
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     n_futures: Annotated[

@@ -7,9 +7,11 @@ An invalid completion becomes the safe action (no order, no price change) and is
 :attr:`LMPolicy.stats`; it is never executed as written.
 
 The model comes from a local checkpoint folder: the shipped one
-(``policies/lm/checkpoints/default``, made by ``shopops train sft``; its ``RECORD.md`` and
-``train_record.json`` give the command, seeds, data and budget), or any folder given as
-``path`` (an RL checkpoint from ``shopops train rl``, or a user's Hugging Face model).
+(``policies/lm/checkpoints/default``, made by ``shopops train rl`` from the imitation
+checkpoint ``policies/lm/checkpoints/sft``, itself made by ``shopops train sft``; its
+``RECORD.md`` and ``train_record.json`` give the commands, seeds, data and budget), or any
+folder given as ``path`` (another checkpoint of ``shopops train sft`` / ``train rl``, or a
+user's Hugging Face model).
 The policy is non-anticipating: it reads only the view and static facts.
 """
 

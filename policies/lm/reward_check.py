@@ -17,13 +17,14 @@ check measures that, on the policy's own mornings:
   is left to a carry cost), the tuned heuristic running the SKU after day 0 and the rest of
   the shop following the rolled-out policy's decisions, averaged over ``truth_futures``
   seeded futures (the whole-episode one-step advantage of the departure under a policy
-  that keeps the rule, which is what the shipped checkpoint does on the tuned scenarios).
+  that keeps the rule, which is what the imitation checkpoint does on the tuned scenarios).
 
-Each row also names its ``group``: ``scenario``, ``variant`` (a randomised shop),
-``launched`` (the launched category of a launch shop,
-:func:`policies.lm.variants.launch_variant`) or ``launch-other`` (its other categories).
-Both in days of the SKU's revenue. :func:`summarise` gives, per kind, the mean estimate,
-the mean truth and the mean error, each with a 95 % t-interval: an error interval away from
+Both in days of the SKU's revenue. Each row also names the SKU's ``category`` and its
+``group``: ``scenario``, ``variant`` (a randomised shop), ``launched`` (the launched
+category of a launch shop, :func:`policies.lm.variants.launch_variant`) or
+``launch-other`` (its other categories). :func:`summarise` gives, per kind (or per group
+and kind), the mean estimate, the mean truth and the mean error, each with a 95 %
+t-interval, and the share of mornings the departure pays: an error interval away from
 zero is a bias RL will learn; a truth interval around zero with an estimate spread much
 wider is noise RL will learn.
 """
@@ -44,15 +45,15 @@ DEPARTURES = ("up", "down", "promo", "deep_promo")
 GROUPS = ("scenario", "variant", "launched", "launch-other")
 
 
-def _group(shop: str, launches: bool) -> str:
+def _group(shop: str, launched: bool) -> str:
     """A row's group from its shop's name (``<scenario>-v<k>``, ``-l<k>``) and whether its
-    SKU's category launches mid-episode."""
+    SKU's category is the one a launch variant launched (restocked by ``<category>-import``)."""
     kind = re.search(r"-([vl])\d+$", shop)
     if kind is None:
         return "scenario"
     if kind.group(1) == "v":
         return "variant"
-    return "launched" if launches else "launch-other"
+    return "launched" if launched else "launch-other"
 
 
 def departure_values(
@@ -71,8 +72,8 @@ def departure_values(
     seed: int = 5,
     progress: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per (saved morning, departure): ``scenario``, ``day``, ``kind``, ``advice``,
-    ``estimate`` and ``truth`` (days of revenue).
+    """One row per (saved morning, departure): ``scenario``, ``day``, ``kind``,
+    ``category``, ``group``, ``advice``, ``estimate`` and ``truth`` (days of revenue).
 
     Args:
         scenarios, seeds, variants, launch_variants: the shops rolled out (training seeds
@@ -132,7 +133,7 @@ def departure_values(
             rows.append({
                 "scenario": st.sim.spec.name, "day": st.sim.day, "kind": kind,
                 "category": name,
-                "group": _group(st.sim.spec.name, spec_cat.launch_day > 0),
+                "group": _group(st.sim.spec.name, spec_cat.supplier == f"{name}-import"),
                 "advice": f"{hr:g}", "estimate": (est[j] - est[0]) / st.scale,
                 "truth": (true[j] - true[0]) / st.scale,
             })
@@ -151,7 +152,8 @@ def summarise(rows: list[dict[str, Any]], by_group: bool = False) -> dict[str, d
     out: dict[str, dict[str, Any]] = {}
     for group in GROUPS if by_group else (None,):
         for kind in DEPARTURES:
-            rs = [r for r in rows if r["kind"] == kind and group in (None, r["group"])]
+            rs = [r for r in rows
+                  if r["kind"] == kind and (group is None or r.get("group") == group)]
             if not rs:
                 continue
             figures: dict[str, Any] = {

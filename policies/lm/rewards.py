@@ -46,8 +46,8 @@ the behaviour) and RL turned 329 of 480 dairy orders into no order (fresh 71.2 -
 of the oracle bound). With ``"expert"`` continuing the SKU too, "no order" scored about
 zero and RL stopped ordering (festival 80.7 -> -9.7). Keeping the decision for a week
 (``hold_days=7``) overcorrects: "no order" held for a week makes waiting look ruinous
-(RL - SFT -1.22 points); the measured recipe is ``"policy"``, ``hold_days=1``,
-``tail_days=7`` with the behaviour (``policies/lm/checkpoints/default/RECORD.md``).
+(RL - SFT -1.22 points); the measured recipe is ``"policy"``, ``hold_days=1`` with the
+behaviour, ``horizon=56``, ``tail_days=14`` (``policies/lm/checkpoints/default/RECORD.md``).
 How far the reward is from the truth (``shopops bench lm-departures``, which scores
 departures from the tuned heuristic's decision on a checkpoint's own mornings against their
 value over the whole rest of the episode with 16 futures, in days of the SKU's revenue):
@@ -58,7 +58,12 @@ variants, seed 1010; true value -2.48), a 10 % one by +0.17 [-0.32, +0.67]; with
 ``festival`` themselves the short reward under-values the 20 % promotion, -0.22 [-0.35,
 -0.08] (129 mornings). One restock level above the heuristic's on ``steady`` and
 ``festival`` is worth +0.05 [-0.00, +0.10] over the episode and estimated at +0.00: no
-bias, but a flat optimum (:class:`DepartureCost`).
+bias, but a flat optimum (:class:`DepartureCost`). With H 28 + 14 a 10 % promotion is
+under-valued by -0.06 [-0.09, -0.02] on the training scenarios and by -0.49 [-0.83, -0.16]
+on launch shops' launched category (:func:`policies.lm.variants.launch_variant`); with
+H 56 + 14 by -0.02 [-0.03, -0.00] and -0.16 [-0.44, +0.12]. RL follows that bias: every
+RL run from the imitation checkpoint with H 14 or 28 dropped promotions it had learnt and
+scored below it; the H 56 run beat it.
 Everything is deterministic: the same completion on the same state scores the same.
 Rewards follow TRL's signature ``(prompts, completions, **columns) -> list[float]``.
 """
@@ -475,7 +480,7 @@ class DepartureCost:
     ``steady`` and ``festival``, 16 futures each), and RL without a cost ordered above the
     rule on 4.6 % of SKU-days and lost 0.4 points of the bound. Measured with ``cost=0.1``
     (``policies/lm/checkpoints/default/RECORD.md``, ``rlV``/``rlY``/``rlZ``): RL from the
-    shipped checkpoint stopped drifting and became the tuned heuristic, giving back the
+    imitation checkpoint C4 stopped drifting and became the tuned heuristic, giving back the
     checkpoint's gain on the held-out ``new_category`` too; so it is off by default.
 
     >>> DepartureCost(0.1)(["dem=2 hr=3 hd=0 ->"] * 3,

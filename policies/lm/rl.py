@@ -47,11 +47,13 @@ _RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh", "classic"
 class RLRunConfig:
     """Everything an RL run needs; every field has a working default.
 
-    The defaults are the best measured recipe from the shipped imitation checkpoint
-    (``rlB`` in ``policies/lm/checkpoints/default/RECORD.md``: each shop also as 2
-    randomised ones, starved rollouts after 12 and 25 idle days, a 56-day horizon with a
-    14-day tail, 8 futures, one round of 160 optimiser steps; about 25 minutes here), the
-    same as ``shopops train rl``'s.
+    The defaults are the best measured recipe from the imitation checkpoint C4
+    (``policies/lm/checkpoints/sft``; the run ``rlB`` in
+    ``policies/lm/checkpoints/default/RECORD.md``: each shop also as 2 randomised ones,
+    starved rollouts after 12 and 25 idle days, a 56-day horizon with a 14-day tail, 8
+    futures, one round of 40 generation batches = 160 optimiser steps; about 25 minutes
+    here), the same as ``shopops train rl``'s. With one round only the first training seed
+    is rolled out (round ``k`` uses ``seeds[k % len(seeds)]``).
     """
 
     init: str = field(
@@ -144,7 +146,7 @@ class RLRunConfig:
     day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
     skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
     eval_seeds: tuple[int, ...] = field(
-        default=(1900, 1901), metadata={"help": "Training-split seeds for the before/after check "
+        default=(1900,), metadata={"help": "Training-split seeds for the before/after check "
                                                "(empty: skip)."}
     )
     seed: int = field(default=0, metadata={"help": "Seed."})

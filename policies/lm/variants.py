@@ -44,8 +44,9 @@ shops per scenario-seed became the heuristic, so ``--launch-variants`` is off by
 * it is restocked by its own new supplier ``<category>-import``: 10-18 days of lead time
   with 2-4 days of jitter, a 10-30-unit minimum order, a 40-120 fixed order cost and
   0.8-0.95 reliability;
-* a festival on that category alone starts 15-45 days after its ramp ends (2.5-3.5x for
-  3-5 days, after a 5-7-day lull at 0.9x);
+* a festival on that category alone starts 15-45 days after its ramp ends, and at least 10
+  days before the horizon (2.5-3.5x for 3-5 days, after a 5-7-day lull at 0.9x; the
+  scenario needs a horizon of 98 days or more);
 * purchase orders are capped per week at 1.5-3x the shop's expected weekly spend at list
   demand (unless the scenario already caps them).
 
@@ -75,6 +76,7 @@ __all__ = ["launch_variant", "training_shops", "training_variant"]
 _LAUNCH_PROBABILITY = 0.35
 _PROMO_STREAM = 1  # the promotion-response draws' own random stream
 _LAUNCH_STREAM = 2  # the launch variants' random stream
+_LAUNCH_MIN_HORIZON = 98  # launch by day 45 + a 28-day ramp + 15 days to the festival + 10
 
 
 def _scale_range(r: dict[str, float], factor: float) -> dict[str, float]:
@@ -163,11 +165,18 @@ def launch_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
         seed: the training seed the variant is drawn for.
 
     Raises:
-        ValueError: ``spec`` has no non-perishable category to launch.
+        ValueError: ``spec`` has no non-perishable category to launch, or its horizon is
+            shorter than the 98 days a launch (by day 45), its ramp (up to 28 days) and a
+            festival 15 days after it (with 10 days to spare) need.
     """
     rng = np.random.default_rng(
         [int(seed), int(index), zlib.crc32(spec.name.encode()), _LAUNCH_STREAM]
     )
+    if spec.horizon_days < _LAUNCH_MIN_HORIZON:
+        raise ValueError(
+            f"scenario {spec.name!r}: horizon_days is {spec.horizon_days}; a launch variant "
+            f"needs at least {_LAUNCH_MIN_HORIZON}"
+        )
     data: dict[str, Any] = spec.model_dump(mode="python")
     data["name"] = f"{spec.name}-l{index}"
     data["description"] = f"Launch variant {index} of {spec.name} (seed {seed})."
@@ -201,7 +210,7 @@ def launch_variant(spec: ScenarioSpec, index: int, seed: int) -> ScenarioSpec:
     cat["dispersion"] = float(rng.uniform(1.0, 2.0))
     for sku in cat.get("skus") or []:
         sku["base_demand"] *= factor
-        sku["unit_cost"] = sku["price"] * (1 - low)
+        sku["unit_cost"] = sku["price"] * (1 - float(rng.uniform(low, cat["margin"]["high"])))
         sku["elasticity"] = float(rng.uniform(steep, -1.5))
         sku["promo_lift_per_depth"] = cat["promo_lift_per_depth"]
         sku["dispersion"] = cat["dispersion"]
