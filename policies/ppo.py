@@ -6,6 +6,11 @@ observation the Gymnasium env would (``MarketplaceEnv``'s encoding of the simula
 morning), normalises it with the frozen training statistics, takes the model's
 deterministic action and decodes it to :class:`~envs.plan.PlanArrays`. The model was
 trained for one catalogue size; a simulator with a different number of SKUs is refused.
+
+Without a ``path`` (the ``ppo`` baseline of ``shopops eval`` and ``shopops bench lm-eval``)
+the folder is chosen for each simulator: the scenario's own run,
+``artifacts/ppo/<scenario>__1000`` (``shopops train ppo --scenario <scenario>``), else the
+``scenario`` argument's (``steady``), which fits every 30-SKU scenario.
 """
 
 from __future__ import annotations
@@ -22,12 +27,26 @@ from policies.errors import PolicyArtifactError, PolicyConfigError
 __all__ = ["PPOPolicy"]
 
 
+def _default_folder(scenario: str) -> Path:
+    return Path("artifacts") / "ppo" / f"{scenario}__1000"
+
+
+def _check_folder(path: Path, scenario: str) -> None:
+    for f in ("model.zip", "vecnormalize.pkl"):
+        if not (path / f).exists():
+            raise PolicyArtifactError(
+                f"{path / f}: missing; train first with "
+                f"`shopops train ppo --scenario {scenario} --out {path}`"
+            )
+
+
 class PPOPolicy:
     """Replay a trained PPO run.
 
     Args:
-        path: the run folder (default ``artifacts/ppo/<scenario>__1000`` for ``scenario``).
-        scenario: used only to find the default folder.
+        path: the run folder; ``None``: the simulated scenario's own
+            ``artifacts/ppo/<name>__1000`` if it exists, else ``scenario``'s.
+        scenario: the fallback folder's scenario.
         deterministic: take the most likely action (default) or sample.
 
     Raises:
@@ -39,14 +58,12 @@ class PPOPolicy:
     def __init__(
         self, path: str | Path | None = None, scenario: str = "steady", deterministic: bool = True
     ) -> None:
-        self.path = Path(path) if path else Path("artifacts") / "ppo" / f"{scenario}__1000"
+        self.explicit = bool(path)
+        self.scenario = scenario
+        self.path = Path(path) if path else _default_folder(scenario)
         self.deterministic = deterministic
-        for f in ("model.zip", "vecnormalize.pkl"):
-            if not (self.path / f).exists():
-                raise PolicyArtifactError(
-                    f"{self.path / f}: missing; train first with "
-                    f"`shopops train ppo --scenario {scenario} --out {self.path}`"
-                )
+        if self.explicit:
+            _check_folder(self.path, scenario)
         self._model = None
         self._obs_mean = self._obs_var = None
         self._env = None
@@ -69,6 +86,12 @@ class PPOPolicy:
     def reset(self, sim: MarketSimulator) -> None:
         from envs.marketplace import MarketplaceEnv
 
+        if not self.explicit:
+            own = _default_folder(sim.spec.name)
+            folder = own if (own / "model.zip").exists() else _default_folder(self.scenario)
+            if folder != self.path or self._model is None:
+                _check_folder(folder, sim.spec.name if folder == own else self.scenario)
+                self.path, self._model = folder, None
         if self._model is None:
             self._load(sim)
         expected = self._model.observation_space.shape[0]

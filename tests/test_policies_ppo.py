@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,7 +41,7 @@ def test_config_errors_name_the_values():
 
 
 @pytest.mark.slow  # ~10 s alone, more on a busy machine
-def test_tiny_training_saves_curve_and_model_that_reloads(tmp_path):
+def test_tiny_training_saves_curve_and_model_that_reloads(tmp_path, monkeypatch):
     from agent.cli import app
 
     out = tmp_path / "run"
@@ -80,6 +81,20 @@ def test_tiny_training_saves_curve_and_model_that_reloads(tmp_path):
     assert a.profit == b.profit  # deterministic replay of the saved model
     with pytest.raises(PolicyConfigError, match="1 SKUs"):
         policy.reset(MarketSimulator.from_scenario("classic", seed=0))
+
+    # without a path: each scenario's own run, else the steady one
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(out, tmp_path / "artifacts" / "ppo" / "steady__1000")
+    shutil.copytree(out, tmp_path / "artifacts" / "ppo" / "festival__1000")
+    default = make_policy("ppo")
+    default.reset(MarketSimulator.from_scenario("festival", seed=0))
+    assert default.path == Path("artifacts/ppo/festival__1000")
+    default.reset(MarketSimulator.from_scenario("drift", seed=0))
+    assert default.path == Path("artifacts/ppo/steady__1000")
+    with pytest.raises(PolicyConfigError, match="train a model for this scenario"):
+        default.reset(MarketSimulator.from_scenario("classic", seed=0))
 
 
 def test_missing_model_is_a_typed_error(tmp_path):
