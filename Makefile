@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench ppo clean
 
 # Create or reuse the virtual environment; reinstall only when the pins change.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -30,6 +30,13 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/shopops bench sim
+
+# SB3 PPO baselines for the eval table: one model per catalogue shape (festival, disruption
+# and drift use steady's); about 5 minutes each on 2 cores.
+ppo: setup
+	for s in steady fresh new_category classic; do \
+		$(VENV)/bin/shopops train ppo --scenario $$s --timesteps 60000 --n-envs 4 || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

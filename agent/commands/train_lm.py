@@ -708,6 +708,8 @@ def bench_lm_eval(
         return
     console.print(table)
     for key, v in summary["paired"].items():
+        if not v["n"]:  # a policy of the pair was not evaluated
+            continue
         console.print(f"paired {key}: {v['mean_pp']:+.2f} pp of bound "
                       f"[{v['low']:+.2f}, {v['high']:+.2f}] over {v['n']} scenario-seeds")
     for key, v in summary["invalid"].items():
