@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from policies.lm import recipe
+
 _LM_HELP = "Language-model policy: SFT from the expert, RL against the simulator."
 
 
@@ -190,23 +192,25 @@ def train_rl(
                             "heuristic's decision, in days of the SKU's revenue: a departure "
                             "must beat the team's rule by this much (0: off).")
     ] = 0.0,
-    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = 1,
+    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = recipe.ROUNDS,
     steps: Annotated[int, typer.Option(help="Generation batches per round (each gives 2 "
-                                       "minibatches x 2 passes = 4 optimiser steps).")] = 40,
+                                       "minibatches x 2 passes = 4 optimiser steps).")] = (
+        recipe.STEPS_PER_ROUND
+    ),
     prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
     num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
     n_futures: Annotated[
         int, typer.Option(help="Random futures averaged per reward (each a seeded fork).")
-    ] = 8,
+    ] = recipe.N_FUTURES,
     horizon: Annotated[int, typer.Option(help="Reward horizon H in days (56: a promotion's "
                                          "whole effect on stock and later sales is inside "
-                                         "it; 14 under-valued them).")] = 56,
+                                         "it; 14 under-valued them).")] = recipe.HORIZON,
     starve_days: Annotated[
         str, typer.Option(help="Also roll each shop out after these numbers of days without "
                           "orders, comma-separated (e.g. 12,25), so RL sees half- and fully-"
                           "emptied shelves and their recovery (0: off; the default is the "
                           "shipped recipe).")
-    ] = "12,25",
+    ] = ",".join(map(str, recipe.STARVE_DAYS)),
     rest_of_shop: Annotated[
         str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
                           "rolled-out policy's recorded decisions, so shared order costs "
@@ -219,11 +223,11 @@ def train_rl(
     tail_days: Annotated[
         int, typer.Option(help="Days after H in which the SKU follows the rest of the shop's "
                           "rule in every scored run alike (prices the state H leaves behind).")
-    ] = 14,
+    ] = recipe.TAIL_DAYS,
     variants: Annotated[
         int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
                           "scenario itself (other lead times, costs, launches).")
-    ] = 2,
+    ] = recipe.VARIANTS,
     launch_variants: Annotated[
         int, typer.Option(help="Launch shops per scenario and seed rolled out too: an "
                           "elastic, promotion-responsive category launched into a festival "
@@ -432,9 +436,9 @@ def bench_lm_departures(
                           "launched into a festival behind a slow supplier).")
     ] = 0,
     horizon: Annotated[int, typer.Option(help="The reward's horizon H in days (default: "
-                                         "train rl's).")] = 56,
-    tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = 14,
-    n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = 8,
+                                         "train rl's).")] = recipe.HORIZON,
+    tail_days: Annotated[int, typer.Option(help="The reward's tail days.")] = recipe.TAIL_DAYS,
+    n_futures: Annotated[int, typer.Option(help="The reward's futures.")] = recipe.N_FUTURES,
     truth_futures: Annotated[int, typer.Option(help="Futures of the whole-episode truth.")] = 16,
     by_group: Annotated[
         bool, typer.Option("--by-group", help="One row per group and departure: the "

@@ -11,6 +11,7 @@ Modules (each one job; heavy imports such as torch and transformers only where u
 * :mod:`~policies.lm.policy`: :class:`~policies.lm.policy.LMPolicy` (the ``lm`` policy).
 * :mod:`~policies.lm.demos`, :mod:`~policies.lm.sft`: expert demonstrations, TRL SFT.
 * :mod:`~policies.lm.rewards`, :mod:`~policies.lm.rl`: simulator rewards, TRL GRPO (PPO-style).
+* :mod:`~policies.lm.recipe`: the measured RL recipe (the defaults of ``train rl``).
 * :mod:`~policies.lm.feedback`, :mod:`~policies.lm.reward_model`: preference pairs from the
   store, TRL reward model.
 * :mod:`~policies.lm.bench`: decisions per second.

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from policies.lm import recipe
+
 __all__ = ["DEPARTURES", "GROUPS", "departure_values", "summarise"]
 
 #: Departures from the advised decision that the check scores.
@@ -60,9 +62,9 @@ def departure_values(
     scenarios: tuple[str, ...] = ("steady", "festival"),
     seeds: tuple[int, ...] = (1010,),
     path: str | None = None,
-    horizon: int = 56,
-    tail_days: int = 14,
-    n_futures: int = 8,
+    horizon: int = recipe.HORIZON,
+    tail_days: int = recipe.TAIL_DAYS,
+    n_futures: int = recipe.N_FUTURES,
     truth_futures: int = 16,
     variants: int = 0,
     launch_variants: int = 0,

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from policies.lm import recipe
 from policies.lm.demos import check_training_seeds
 from policies.lm.errors import LMConfigError
 from policies.lm.sft import LoraSettings
@@ -47,13 +48,10 @@ _RL_SCENARIOS = ("steady", "festival", "disruption", "drift", "fresh", "classic"
 class RLRunConfig:
     """Everything an RL run needs; every field has a working default.
 
-    The defaults are the best measured recipe from the imitation checkpoint C4
-    (``policies/lm/checkpoints/sft``; the run ``rlB`` in
-    ``policies/lm/checkpoints/default/RECORD.md``: each shop also as 2 randomised ones,
-    starved rollouts after 12 and 25 idle days, a 56-day horizon with a 14-day tail, 8
-    futures, one round of 40 generation batches = 160 optimiser steps; about 25 minutes
-    here), the same as ``shopops train rl``'s. With one round only the first training seed
-    is rolled out (round ``k`` uses ``seeds[k % len(seeds)]``).
+    The recipe fields default to :mod:`policies.lm.recipe`, the best measured recipe from
+    the imitation checkpoint C4 (``policies/lm/checkpoints/sft``; about 25 minutes here),
+    as ``shopops train rl``'s do. With one round only the first training seed is rolled out
+    (round ``k`` uses ``seeds[k % len(seeds)]``).
     """
 
     init: str = field(
@@ -69,8 +67,9 @@ class RLRunConfig:
         metadata={"help": "Training seeds; round k uses seed k mod n."}
     )
     variants: int = field(
-        default=2, metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
-                                     "seed rolled out next to the scenario itself."}
+        default=recipe.VARIANTS,
+        metadata={"help": "Randomised shops (policies.lm.variants) per scenario and "
+                          "seed rolled out next to the scenario itself."}
     )
     launch_variants: int = field(
         default=0, metadata={"help": "Launch shops (policies.lm.variants.launch_variant: an "
@@ -95,10 +94,11 @@ class RLRunConfig:
                                        "in days of the SKU's revenue (rewards.DepartureCost; "
                                        "0: off)."}
     )
-    rounds: int = field(default=1, metadata={"help": "Rollout-then-train rounds."})
+    rounds: int = field(default=recipe.ROUNDS, metadata={"help": "Rollout-then-train rounds."})
     steps_per_round: int = field(
-        default=40, metadata={"help": "Generation batches per round (each gives "
-                                        "minibatches x num_iterations optimiser steps)."}
+        default=recipe.STEPS_PER_ROUND,
+        metadata={"help": "Generation batches per round (each gives "
+                          "minibatches x num_iterations optimiser steps)."}
     )
     prompts_per_step: int = field(default=16, metadata={"help": "Prompts per generation batch."})
     num_generations: int = field(default=8, metadata={"help": "Completions per prompt."})
@@ -109,7 +109,7 @@ class RLRunConfig:
     beta: float = field(default=0.05, metadata={"help": "KL coefficient to the round's start."})
     temperature: float = field(default=1.2, metadata={"help": "Sampling temperature."})
     learning_rate: float = field(default=3e-4, metadata={"help": "AdamW learning rate."})
-    horizon: int = field(default=56, metadata={"help": "Reward horizon H in days."})
+    horizon: int = field(default=recipe.HORIZON, metadata={"help": "Reward horizon H in days."})
     continuation: str = field(
         default="policy", metadata={"help": "How the scored SKU acts after day 0 in the "
                                             "reward: 'policy' (the model being trained), "
@@ -117,9 +117,10 @@ class RLRunConfig:
                                             "(see policies.lm.rewards)."}
     )
     starve_days: tuple[int, ...] = field(
-        default=(12, 25), metadata={"help": "Also roll each shop out once after each of these "
-                                       "numbers of days without orders (empty shelves and "
-                                       "their recovery; empty: off). An int means one length."}
+        default=recipe.STARVE_DAYS,
+        metadata={"help": "Also roll each shop out once after each of these "
+                          "numbers of days without orders (empty shelves and "
+                          "their recovery; empty: off). An int means one length."}
     )
     rest_of_shop: str = field(
         default="policy", metadata={"help": "Who runs the other SKUs in the reward's forks: "
@@ -133,16 +134,19 @@ class RLRunConfig:
                                      "only)."}
     )
     tail_days: int = field(
-        default=14, metadata={"help": "Days after H in which the SKU follows the rest of the "
-                                     "shop's rule in every scored run alike (prices the "
-                                     "state H leaves behind)."}
+        default=recipe.TAIL_DAYS,
+        metadata={"help": "Days after H in which the SKU follows the rest of the "
+                          "shop's rule in every scored run alike (prices the "
+                          "state H leaves behind)."}
     )
     scale_rewards: str = field(
         default="none", metadata={"help": "Advantage scaling: 'none' (reward minus the group "
                                           "mean, Dr. GRPO), 'group' or 'batch' (divide by the "
                                           "standard deviation)."}
     )
-    n_futures: int = field(default=8, metadata={"help": "Futures averaged per reward."})
+    n_futures: int = field(
+        default=recipe.N_FUTURES, metadata={"help": "Futures averaged per reward."}
+    )
     day_stride: int = field(default=3, metadata={"help": "Save a morning every k days."})
     skus_per_day: int = field(default=6, metadata={"help": "SKUs saved per saved morning."})
     eval_seeds: tuple[int, ...] = field(

@@ -1,0 +1,18 @@
+"""The measured RL recipe, in one place and without imports (so ``shopops --help`` stays fast).
+
+``shopops train rl``, :class:`policies.lm.rl.RLRunConfig` and the reward check
+(``shopops bench lm-departures``, :func:`policies.lm.reward_check.departure_values`) all take
+their defaults from here. This is the recipe of the shipped checkpoint (``rlB`` in
+``policies/lm/checkpoints/default/RECORD.md``): one round of 40 generation batches (160
+optimiser steps) on each training scenario plus 2 randomised shops, rolled out also after
+12 and 25 days without orders, every completion scored over a 56-day horizon plus a 14-day
+tail on 8 futures. Shorter horizons under-value promotions (the record has the figures).
+"""
+
+ROUNDS = 1
+STEPS_PER_ROUND = 40
+VARIANTS = 2
+STARVE_DAYS = (12, 25)
+HORIZON = 56
+TAIL_DAYS = 14
+N_FUTURES = 8
