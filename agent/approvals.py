@@ -1,20 +1,20 @@
-"""Approvals: decision cards, the answer format, recording decisions, and approvers.
+"""Approvals: the answer format, its strict validation, and approvers.
 
-A day's risky actions wait in **one** interrupt (``interrupt(payload)`` in the ``approve``
-node), whose payload carries a decision card per action; each action is answered on its
-own. The answer given to ``Command(resume=answer)`` is plain JSON::
+A risky action waits as a *pending decision* in the store, with a card (:mod:`agent.cards`).
+An answer is plain JSON, given to :func:`agent.answers.apply_answer` from any process::
 
     {"by": "alice",
      "decisions": {"17": {"choice": "accept", "reason": "ok"},
                    "18": {"choice": "edit", "quantity": 30, "reason": "too much"},
                    "19": {"choice": "reject", "reason": "supplier issue"}}}
-    {"expire": true, "reason": "deadline"}          # every open action expires
 
 Keys are action ids (strings). ``edit`` takes ``quantity`` for a restock, ``discount`` and/or
-``duration_days`` for a promotion; the edited line goes through the rules again (a value that
-breaks one is clipped or refused, and recorded). Actions not named stay pending: the graph
-asks again with the remaining cards. :func:`validate_answer` checks an answer against the
-store before anyone resumes a thread, so a typo is an error for the person, not a lost answer.
+``duration_days`` for a promotion (:data:`EDIT_FIELDS`, the one home of the edit rules).
+Numbers must be written plainly (``40``, ``0.15`` or ``15%``): ``1e12``, ``1,000``, ``1.2.3``,
+``NaN``, booleans and numbers past the limits are refused with the allowed form, as are NUL
+and control characters in reasons. An answer is an intent: the accepted or edited line goes
+through the rules again when it executes, and what was clipped or refused is told back.
+Actions not named stay pending until they are answered, superseded or expire.
 
 Approvers answer inline (``shopops run`` / ``replay``): :class:`ScriptedApprover` (a
 deterministic reviewer for demos and tests), :class:`AcceptAll`, :class:`RejectAll`,
@@ -23,6 +23,7 @@ deterministic reviewer for demos and tests), :class:`AcceptAll`, :class:`RejectA
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -31,17 +32,116 @@ from agent.errors import ApprovalError
 
 __all__ = [
     "CHOICES",
+    "EDIT_FIELDS",
     "AcceptAll",
     "Approver",
     "RejectAll",
     "ScriptedApprover",
     "TerminalApprover",
+    "clean_text",
     "make_approver",
+    "parse_action_id",
+    "parse_discount",
+    "parse_quantity",
     "validate_answer",
 ]
 
 CHOICES = ("accept", "edit", "reject")
-_EDIT_FIELDS = {"restock": ("quantity",), "promotion": ("discount", "duration_days")}
+#: What an edit may change, per action kind: the one home of the edit rules (chat, API,
+#: terminal and inline approvers all go through :func:`validate_answer`).
+EDIT_FIELDS: dict[str, tuple[str, ...]] = {
+    "restock": ("quantity",),
+    "promotion": ("discount", "duration_days"),
+}
+#: Largest order quantity an edit may ask for (the rules then clip it to the shop's limits).
+MAX_QUANTITY = 10_000_000
+#: Largest action id (fits a PostgreSQL ``integer`` column).
+MAX_ACTION_ID = 2**31 - 1
+MAX_REASON = 2000
+_INT = re.compile(r"[0-9]{1,9}")
+_DEC = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def parse_action_id(value: Any, field: str = "id") -> int:
+    """A decision id from an int or a string of digits, within ``1..2**31-1``."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ApprovalError(f"{field}: {value!r} is not a decision id (a whole number)")
+    text = str(value).strip().lstrip("#")
+    if not _INT.fullmatch(text) or not 1 <= int(text) <= MAX_ACTION_ID:
+        raise ApprovalError(
+            f"{field}: {str(value)[:40]!r} is not a decision id (a whole number from 1 to "
+            f"{MAX_ACTION_ID})"
+        )
+    return int(text)
+
+
+def parse_quantity(value: Any, field: str = "quantity") -> int:
+    """A whole number of units in ``0..MAX_QUANTITY``, written plainly (``40``, not ``4e1``,
+    ``1,000`` or ``40.5``)."""
+    if isinstance(value, bool):
+        raise ApprovalError(f"{field}: true/false is not a quantity; write whole units, e.g. 40")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        ok = 0 <= value <= MAX_QUANTITY
+    else:
+        text = str(value).strip()
+        ok = bool(_INT.fullmatch(text)) and int(text) <= MAX_QUANTITY
+        value = int(text) if ok else value
+    if not ok:
+        raise ApprovalError(
+            f"{field}: {str(value)[:40]!r} is not a quantity; write whole units from 0 to "
+            f"{MAX_QUANTITY:,} as plain digits, e.g. 40"
+        )
+    return int(value)
+
+
+def parse_discount(value: Any, field: str = "discount") -> float:
+    """A discount depth in ``[0, 1)``: ``0.15`` or ``15%`` (finite, plainly written)."""
+    if isinstance(value, bool):
+        raise ApprovalError(f"{field}: true/false is not a discount; write 0.15 or 15%")
+    if isinstance(value, int | float):
+        d = float(value)
+    else:
+        text = str(value).strip()
+        pct = text.endswith("%")
+        text = text[:-1] if pct else text
+        if not _DEC.fullmatch(text):
+            raise ApprovalError(
+                f"{field}: {str(value)[:40]!r} is not a discount; write a depth like 0.15 or 15%"
+            )
+        d = float(text) / (100 if pct else 1)
+    if not (d == d and 0 <= d < 1):  # d == d: not NaN
+        raise ApprovalError(f"{field}: {str(value)[:40]!r} is outside [0, 1); e.g. 0.15 or 15%")
+    return d
+
+
+def parse_days(value: Any, field: str = "duration_days") -> int:
+    """A promotion length in whole days, ``1..365``."""
+    if isinstance(value, bool):
+        raise ApprovalError(f"{field}: true/false is not a number of days; e.g. 7")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if not _INT.fullmatch(text) or not 1 <= int(text) <= 365:
+        raise ApprovalError(f"{field}: {text[:40]!r} is not a number of days from 1 to 365")
+    return int(text)
+
+
+def clean_text(value: Any, field: str, max_len: int = MAX_REASON) -> str:
+    """Free text from outside (a reason, a name): refuses NUL and control characters."""
+    text = "" if value is None else str(value)
+    if _CONTROL.search(text):
+        raise ApprovalError(
+            f"{field}: contains a control character (such as NUL); write plain text"
+        )
+    if len(text) > max_len:
+        raise ApprovalError(f"{field}: {len(text)} characters; at most {max_len}")
+    return text
+
+
+_PARSE = {"quantity": parse_quantity, "discount": parse_discount, "duration_days": parse_days}
 
 
 def validate_answer(answer: Any, cards: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
@@ -53,18 +153,13 @@ def validate_answer(answer: Any, cards: Mapping[int, Mapping[str, Any]]) -> dict
     """
     if not isinstance(answer, Mapping):
         raise ApprovalError(f"an answer must be a mapping, got {type(answer).__name__}")
-    if answer.get("expire"):
-        return {"expire": True, "reason": str(answer.get("reason") or "deadline passed")}
     decisions = answer.get("decisions")
     if not isinstance(decisions, Mapping) or not decisions:
-        raise ApprovalError("an answer needs 'decisions': {action_id: {choice: ...}} or 'expire'")
-    by = str(answer.get("by") or "unknown")
+        raise ApprovalError("an answer needs 'decisions': {action_id: {choice: ...}}")
+    by = clean_text(answer.get("by") or "unknown", "by", 128)
     out: dict[str, Any] = {}
     for key, d in decisions.items():
-        try:
-            aid = int(key)
-        except (TypeError, ValueError):
-            raise ApprovalError(f"decisions: {key!r} is not an action id") from None
+        aid = parse_action_id(key, "decisions")
         if aid not in cards:
             raise ApprovalError(
                 f"decisions.{aid}: action {aid} is not waiting for a decision "
@@ -74,36 +169,24 @@ def validate_answer(answer: Any, cards: Mapping[int, Mapping[str, Any]]) -> dict
             raise ApprovalError(f"decisions.{aid}.choice: must be one of {', '.join(CHOICES)}")
         item: dict[str, Any] = {
             "choice": d["choice"],
-            "reason": str(d.get("reason") or ""),
-            "by": str(d.get("by") or by),
+            "reason": clean_text(d.get("reason") or "", f"decisions.{aid}.reason"),
+            "by": clean_text(d.get("by") or by, f"decisions.{aid}.by", 128),
         }
+        kind = cards[aid].get("kind", "restock")
+        allowed = EDIT_FIELDS.get(kind, ())
+        given = [f for f in _PARSE if d.get(f) is not None]
         if d["choice"] == "edit":
-            kind = cards[aid]["kind"]
-            edit = {k: d[k] for k in _EDIT_FIELDS[kind] if d.get(k) is not None}
-            if not edit:
+            wrong = [f for f in given if f not in allowed]
+            if wrong or not given:
                 raise ApprovalError(
-                    f"decisions.{aid}: an edit of a {kind} needs "
-                    f"{' and/or '.join(_EDIT_FIELDS[kind])}"
+                    f"decisions.{aid}: an edit of a {kind} takes {' and/or '.join(allowed)}"
+                    + (f", not {', '.join(wrong)}" if wrong else "")
                 )
-            try:
-                if "quantity" in edit:
-                    edit["quantity"] = int(edit["quantity"])
-                    if edit["quantity"] < 0:
-                        raise ValueError
-                if "discount" in edit:
-                    edit["discount"] = float(edit["discount"])
-                    if not 0 <= edit["discount"] < 1:
-                        raise ValueError
-                if "duration_days" in edit:
-                    edit["duration_days"] = int(edit["duration_days"])
-                    if edit["duration_days"] < 1:
-                        raise ValueError
-            except (TypeError, ValueError):
-                raise ApprovalError(
-                    f"decisions.{aid}: edit {edit} is invalid (quantity >= 0, discount in "
-                    "[0, 1), duration_days >= 1)"
-                ) from None
-            item["edit"] = edit
+            item["edit"] = {f: _PARSE[f](d[f], f"decisions.{aid}.{f}") for f in given}
+        elif given:
+            raise ApprovalError(
+                f"decisions.{aid}: {', '.join(given)} only go with choice 'edit'"
+            )
         out[str(aid)] = item
     return {"by": by, "decisions": out}
 
@@ -230,7 +313,7 @@ class TerminalApprover:
                 continue
             d: dict[str, Any] = {"choice": choice, "reason": Prompt.ask("reason", default="")}
             if choice == "edit":
-                for f in _EDIT_FIELDS[c["kind"]]:
+                for f in EDIT_FIELDS[c["kind"]]:
                     v = Prompt.ask(f"{f} (blank: keep)", default="")
                     if v:
                         d[f] = v

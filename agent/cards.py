@@ -60,57 +60,68 @@ def policy_line(card: Mapping[str, Any]) -> str:
 
 
 def render_card(card: Mapping[str, Any]) -> Any:
-    """A rich panel for ``card``."""
+    """A rich panel for ``card``; every value is plain text (a product name such as
+    ``[red]FAKE[/red]`` shows as written, never as markup)."""
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     why, eff, risk = card.get("why", {}), card.get("effect", {}), card["risk"]
     t = Table.grid(padding=(0, 2))
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("action", f"{card['summary']}  (proposed: {card.get('proposed')})")
+
+    def row(label: str, value: str) -> None:
+        t.add_row(label, Text(str(value)))
+    row("action", f"{card['summary']}  (proposed: {card.get('proposed')})")
     if card.get("lm_decision"):
-        t.add_row("policy", policy_line(card))
-    t.add_row(
+        row("policy", policy_line(card))
+    row(
         "risk",
         f"{risk['score']:.2f}, mostly {risk['top']}: "
         + ", ".join(f"{k} {v:.2f}" for k, v in risk["parts"].items()),
     )
-    t.add_row(
+    row(
         "forecast",
         f"{_num(why.get('forecast_per_day'), '.2f')}/day; "
         f"{why.get('band_days')}-day band {_num(why.get('band', [0, 0])[0])}"
         f"..{_num(why.get('band', [0, 0])[1])}",
     )
-    t.add_row(
+    row(
         "stock",
         f"on hand {_num(why.get('on_hand'), '.0f')}, on order "
         f"{_num(why.get('on_order'), '.0f')}, cover {_num(why.get('cover_days'))} days, "
         f"lead time {_num(why.get('lead_time'), '.0f')} days",
     )
     if card["kind"] == "restock":
-        t.add_row(
+        row(
             "need",
             f"{_num(why.get('need_units'), '.0f')} units over lead time + "
             f"review (minimum order {_num(why.get('moq'), '.0f')}); "
             f"value {_num(why.get('value'), '.2f')}",
         )
-    t.add_row(
+    row(
         "signals",
         f"drift {_num(why.get('drift'), '.2f')}, anomaly {_num(why.get('anomaly'), '.2f')}",
     )
     if eff.get("unavailable"):
-        t.add_row("what-if", f"unavailable: {eff['unavailable']}")
+        row("what-if", f"unavailable: {eff['unavailable']}")
     elif eff:
-        t.add_row(
+        row(
             "what-if",
             f"{eff.get('profit_delta', 0):+.2f} profit for this SKU over "
             f"{eff.get('horizon_days')} days (whole plan "
             f"{eff.get('plan_profit_delta', 0):+.2f}) versus no action",
         )
     for r in card.get("rules", []):
-        t.add_row("rule", f"{r['rule']} ({r['outcome']}): {r['detail']}")
-    t.add_row("expires", f"at the close of day {card.get('expires_day')}")
+        row("rule", f"{r['rule']} ({r['outcome']}): {r['detail']}")
+    if card.get("safe_part"):
+        sp = card["safe_part"]
+        row("safe part", f"x{sp['quantity']} of this order executed automatically (#"
+            f"{sp['action_id']}); this decision is about the rest")
+    if card.get("outcome"):
+        row("outcome", card["outcome"].get("message", ""))
+    row("expires", f"at the close of day {card.get('expires_day')}")
     return Panel(
         t,
         title=f"decision #{card['action_id']} (day {card['day']})",

@@ -25,15 +25,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from sqlalchemy import select
 
+from agent.approvals import EDIT_FIELDS, parse_discount, parse_quantity
 from agent.cards import card_brief, render_card
 from agent.errors import AgentConfigError, ApprovalError, ShopOpsError
 from agent.runner import answer_pending, pending_cards
 from agent.store import Store
 from agent.store.models import Execution
 
-__all__ = ["ChatSession", "load_chat_model"]
+__all__ = ["ChatSession", "load_chat_model", "read_tools"]
 
 _ID = r"#?(\d+)"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
@@ -49,18 +51,18 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("edit", re.compile(rf"^(?:edit|change)\s+{_ID}\s+(.*)$", re.I)),
 ]
 _EDIT_KV = re.compile(
-    r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*"
-    r"([0-9.]+%?)",
-    re.I,
+    r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*(\S*)", re.I
 )
 
 
 class ChatSession:
     """One person's approval conversation over a store.
 
+    Replies are plain text (:class:`rich.text.Text`) or a card panel: nothing from the store
+    or the person (product names, reasons) is read as Rich markup.
+
     Args:
         store: the open store.
-        checkpointer: an open LangGraph checkpointer on the same database.
         by: who is deciding (recorded with every approval).
         run_id: restrict to one run (default: all runs).
         model: an optional LangChain chat model for free-form questions.
@@ -70,13 +72,12 @@ class ChatSession:
     def __init__(
         self,
         store: Store,
-        checkpointer: Any,
         by: str,
         run_id: str | None = None,
         model: Any = None,
         tools: list[Any] | None = None,
     ) -> None:
-        self.store, self.saver, self.by, self.run_id = store, checkpointer, by, run_id
+        self.store, self.by, self.run_id = store, by, run_id
         self.model, self.tools = model, tools or []
 
     # ------------------------------------------------------------------ dispatch
@@ -91,10 +92,10 @@ class ChatSession:
                 if name == "quit":
                     return None
                 try:
-                    return getattr(self, f"_do_{name}")(*m.groups())
+                    return _plain(getattr(self, f"_do_{name}")(*m.groups()))
                 except ShopOpsError as exc:
-                    return f"[red]{exc}[/red]"
-        return self._free_form(line)
+                    return Text(str(exc), style="red")
+        return _plain(self._free_form(line))
 
     def _cards(self) -> dict[int, dict]:
         return {c["action_id"]: c for c in pending_cards(self.store, self.run_id)}
@@ -154,22 +155,18 @@ class ChatSession:
 
     def _answer(self, decisions: dict[int, dict]) -> str:
         cards = self._cards()
-        by_day: dict[tuple[str, int], dict[str, dict]] = {}
+        by_run: dict[str, dict[str, dict]] = {}
         for aid, d in decisions.items():
             c = cards.get(aid)
             if c is None:
-                raise ApprovalError(f"#{aid} is not waiting for a decision")
-            by_day.setdefault((c["run_id"], c["day"]), {})[str(aid)] = d
+                raise ApprovalError(f"#{aid} is not waiting for a decision; `list` shows which are")
+            by_run.setdefault(c["run_id"], {})[str(aid)] = d
         out = []
-        for (run_id, day), ds in by_day.items():
-            res = answer_pending(
-                self.store, self.saver, run_id, day, {"by": self.by, "decisions": ds}
-            )
-            left = len(res["still_pending"])
-            out.append(
-                f"run {run_id} day {day}: recorded {len(ds)} decision(s)"
-                + (f"; {left} still waiting" if left else "; that day is complete")
-            )
+        for run_id, ds in by_run.items():
+            res = answer_pending(self.store, run_id, {"by": self.by, "decisions": ds})
+            out.append(res.text())
+        left = len(self._cards())
+        out.append(f"{left} decision(s) still waiting." if left else "Nothing else is waiting.")
         return "\n".join(out)
 
     def _do_accept(self, aid: str, reason: str | None) -> str:
@@ -194,14 +191,13 @@ class ChatSession:
         for key, val in _EDIT_KV.findall(rest):
             k = key.lower()
             if k in ("qty", "quantity", "units"):
-                d["quantity"] = int(float(val))
+                d["quantity"] = parse_quantity(val, "qty")
             elif k == "discount":
-                d["discount"] = float(val[:-1]) / 100 if val.endswith("%") else float(val)
+                d["discount"] = parse_discount(val, "discount")
             else:
-                d["duration_days"] = int(float(val))
+                d["duration_days"] = val
         d["reason"] = _EDIT_KV.sub("", rest).strip(" ,;")
-        fields = {"restock": ("quantity",), "promotion": ("discount", "duration_days")}
-        if not any(f in d for f in fields[card["kind"]]):
+        if not any(f in d for f in EDIT_FIELDS[card["kind"]]):
             return f"#{aid} is a {card['kind']}: say " + (
                 "`edit 12 qty=30 reason`"
                 if card["kind"] == "restock"
@@ -253,8 +249,11 @@ class ChatSession:
                 return str(reply.content)
             for call in calls:
                 tool = tools.get(call["name"])
-                result = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
-                msgs.append(ToolMessage(content=str(result), tool_call_id=call["id"]))
+                try:  # the model's arguments are untrusted: a bad call is an answer, not a crash
+                    result = tool.invoke(call["args"]) if tool else f"unknown tool {call['name']}"
+                except Exception as exc:
+                    result = f"error: {type(exc).__name__}: {str(exc)[:300]}"
+                msgs.append(ToolMessage(content=str(result), tool_call_id=call.get("id", "")))
         return "The model kept calling tools without answering; stopped after 5 rounds."
 
 
@@ -274,3 +273,22 @@ def load_chat_model(spec: str) -> Any:
     except (ImportError, AttributeError) as exc:
         raise AgentConfigError(f"--model: cannot load {spec!r}: {exc}") from None
     return factory()
+
+
+def _plain(reply: Any) -> Any:
+    """Text replies as :class:`rich.text.Text`, so no product name is read as markup."""
+    return Text(reply) if isinstance(reply, str) else reply
+
+
+def read_tools(store: Store, run_id: str | None) -> list[Any]:
+    """Read-only shop tools for the chat model, over the latest (or given) run's shop."""
+    from agent.runner import load_context
+    from agent.store.models import Run
+    from tools.toolkit import ShopToolkit
+
+    with store.session() as s:
+        rid = run_id or s.scalar(select(Run.id).order_by(Run.created_at.desc()).limit(1))
+    if rid is None:
+        return []
+    ctx = load_context(store, rid, with_policy=False)
+    return ShopToolkit(ctx.shop, ctx.signals, ctx.rules, rid).as_langchain_tools(acting=False)

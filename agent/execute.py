@@ -1,104 +1,309 @@
-"""Executing approved actions exactly once: check, then execute, inside one transaction.
+"""Executing actions exactly once, each re-checked against the hard rules when it executes.
 
-:func:`execute_ready` takes the day's actions whose status allows execution (``auto``,
-``approved``, ``edited``), in chunks. For each chunk, in one transaction (on SQLite a
-``BEGIN IMMEDIATE``, on PostgreSQL a row lock on the run, so a concurrent ``shopops chat``
-or the runner closing the day waits): read the run's open day, skip keys the ``executions``
-table already holds, call ``shop.execute(line, key)`` for the rest, insert their
-``executions`` rows and mark the actions ``executed``; commit. A crash before the commit
-loses the chunk's rows, so a resume executes it again with the same keys: the backend's
-idempotency makes that safe (the simulator re-queues; a remote shop dedups). A crash after
+Whoever said yes (the risk score, a person, a scripted reviewer), what reaches the shop is
+decided here, at execution time, against the shop's state *now*: the open day's morning view
+plus every line already executed on that day (in any process), the money spent today and this
+week, and the latest forecast. :func:`execute_checked` runs the lines through
+:func:`tools.guardrails.apply_guardrails` together (budgets shared), executes what survives
+(possibly clipped), records every clip or refusal as a rule event with ``at execution:`` in
+its detail, and returns per action what happened, so the reply, the card and the console can
+say it.
+
+It runs inside the caller's transaction, which must hold the run's lock
+(:func:`lock_run`): on SQLite every transaction is ``BEGIN IMMEDIATE``, on PostgreSQL the
+run row is locked ``FOR UPDATE``. So two executions of one run never interleave, and a
+process killed in the middle holds nothing: the database rolls its transaction back at once.
+
+:func:`execute_ready` is the graph's ``act``: it executes the day's ``auto`` actions in
+chunks, one transaction each. A crash before a chunk's commit loses its rows, so a resume
+executes it again with the same keys (the backends are idempotent by key); a crash after
 the commit finds the rows and executes nothing twice.
-
-A simulated shop past its horizon cannot execute: such actions become ``expired``. A shop
-that writes to the store itself (``execute_in_session``: the real shop's outbox) writes in
-the same transaction, so its row and the execution row commit or vanish together.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import insert, select, update
 
-from agent.store import Store
-from agent.store.models import Action, Execution, Run, utcnow
-from tools.shop import Shop
+from agent.errors import RunNotFoundError
+from agent.store.models import Action, Execution, RuleEvent, Run, utcnow
+from envs.simulator import ShopView
+from tools.actions import arrays_from_lines, lines_from_arrays
+from tools.guardrails import RuleEvent as GuardEvent
+from tools.guardrails import apply_guardrails
 
-__all__ = ["EXECUTABLE", "execute_ready"]
-
-#: Action statuses that may be executed.
-EXECUTABLE = ("auto", "approved", "edited")
+__all__ = ["ExecItem", "ExecResult", "execute_checked", "execute_ready", "lock_run"]
 
 
-def execute_ready(store: Store, shop: Shop, run_id: str, day: int, chunk: int = 500) -> dict:
-    """Execute every executable action of ``run_id``'s ``day``; returns counts.
+@dataclasses.dataclass(frozen=True)
+class ExecItem:
+    """One action to execute: its id, idempotency key and the line asked for."""
 
-    Returns ``{"executed": n, "already": n, "expired": n, "applied_day": d}`` where
-    ``already`` counts actions found executed (a resumed run) and ``applied_day`` is the
-    shop day the executions took effect.
+    action_id: int
+    key: str
+    line: dict[str, Any]
+
+
+@dataclasses.dataclass
+class ExecResult:
+    """What happened to one :class:`ExecItem`.
+
+    Attributes:
+        action_id: the action.
+        status: ``executed`` (possibly clipped), ``refused`` (a rule dropped it whole),
+            ``expired`` (the shop closed first) or ``already`` (its key had executed).
+        asked: the line that was asked for.
+        executed: the line that reached the shop (``None`` unless executed).
+        applied_day: the shop day it took effect.
+        notes: what the rules did to it, one sentence each.
     """
-    counts: dict[str, Any] = {"executed": 0, "already": 0, "expired": 0, "applied_day": None}
+
+    action_id: int
+    status: str
+    asked: dict[str, Any]
+    executed: dict[str, Any] | None = None
+    applied_day: int | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """True when the rules clipped or refused what was asked."""
+        return bool(self.notes)
+
+
+def lock_run(s: Any, run_id: str) -> Run:
+    """The run's row, locked for this transaction (see the module docstring)."""
+    run = s.get(Run, run_id, with_for_update=True)
+    if run is None:
+        raise RunNotFoundError(f"no run {run_id!r}")
+    return run
+
+
+def _spent(
+    s: Any, run_id: str, day: int, dow: int, unit_cost: np.ndarray, sku_index: dict[str, int]
+) -> tuple[float, float]:
+    """Purchase-order value executed on shop day ``day`` and earlier in its week."""
+    rows = s.execute(
+        select(Execution.applied_day, Execution.sku, Execution.params).where(
+            Execution.run_id == run_id,
+            Execution.kind == "restock",
+            Execution.applied_day >= day - dow,
+            Execution.applied_day <= day,
+        )
+    ).all()
+    today = week = 0.0
+    for d, sku, params in rows:
+        pos = sku_index.get(sku)
+        if pos is None:
+            continue
+        v = float(params.get("quantity", 0)) * float(unit_cost[pos])
+        if d == day:
+            today += v
+        else:
+            week += v
+    return today, week
+
+
+@dataclasses.dataclass
+class ShopNow:
+    """The shop as execution must see it: the morning view plus what executed since."""
+
+    view: ShopView
+    spent_today: float
+    spent_this_week: float
+    forecast: np.ndarray | None
+
+
+def shop_now(s: Any, ctx: Any, day: int) -> ShopNow:
+    """The open ``day``'s morning view with today's executed orders in the pipeline, the
+    spend so far, and the latest sensed forecast (``None`` before the day was sensed)."""
+    shop = ctx.shop
+    view = shop.view()
+    rows = s.execute(
+        select(Execution.sku, Execution.params).where(
+            Execution.run_id == ctx.run_id,
+            Execution.applied_day == day,
+            Execution.kind == "restock",
+        )
+    ).all()
+    if rows:
+        on_order = np.array(view.on_order, dtype=float, copy=True)
+        for sku, params in rows:
+            pos = shop.sku_index.get(sku)
+            if pos is not None:
+                on_order[pos] += float(params.get("quantity", 0))
+        view = dataclasses.replace(view, on_order=on_order)
+    today, week = _spent(s, ctx.run_id, day, int(view.dow), view.unit_cost, shop.sku_index)
+    sensed = ctx.store.get_blob(ctx.run_id, f"sense:{day}", session=s)
+    forecast = None if not sensed else np.asarray(sensed["snap"].mean_daily, dtype=float)
+    return ShopNow(view, today, week, forecast)
+
+
+def _unique_rounds(items: Sequence[ExecItem]) -> list[list[ExecItem]]:
+    """Split ``items`` so no round holds two lines of the same SKU and kind."""
+    rounds: list[list[ExecItem]] = []
+    seen: list[set[tuple[str, str]]] = []
+    for it in items:
+        k = (it.line["kind"], it.line["sku"])
+        for r, keys in zip(rounds, seen, strict=True):
+            if k not in keys:
+                r.append(it)
+                keys.add(k)
+                break
+        else:
+            rounds.append([it])
+            seen.append({k})
+    return rounds
+
+
+def execute_checked(
+    s: Any, ctx: Any, run: Run, items: Sequence[ExecItem], *, origin_day: dict[int, int]
+) -> list[ExecResult]:
+    """Re-check ``items`` against the rules now, execute what survives, record everything.
+
+    Runs in the caller's transaction, which holds ``run``'s lock (:func:`lock_run`); sets
+    each action's status (``executed`` / ``refused`` / ``expired``) and params, inserts
+    its ``executions`` row and the rule events. ``origin_day`` maps each action to the day
+    it was decided on (rule events are filed under it).
+    """
+    shop = ctx.shop
+    applied_day = int(run.current_day)
+    out: list[ExecResult] = []
+    if run.horizon_days is not None and applied_day >= run.horizon_days:
+        reason = f"the shop closed at day {run.horizon_days} before execution"
+        for it in items:
+            out.append(ExecResult(it.action_id, "expired", it.line, notes=[reason]))
+        if items:
+            s.execute(
+                update(Action),
+                [{"id": it.action_id, "status": "expired", "reason": reason} for it in items],
+            )
+        return out
+    keys = [it.key for it in items]
+    done = set(
+        s.scalars(select(Execution.idempotency_key).where(Execution.idempotency_key.in_(keys)))
+    )
+    fresh = [it for it in items if it.key not in done]
+    for it in items:
+        if it.key in done:
+            out.append(ExecResult(it.action_id, "already", it.line, applied_day=applied_day))
+    if done:
+        s.execute(
+            update(Action),
+            [{"id": it.action_id, "status": "executed"} for it in items if it.key in done],
+        )
+    in_session = getattr(shop, "execute_in_session", None)
+    for batch in _unique_rounds(fresh):
+        now = shop_now(s, ctx, applied_day)
+        res = apply_guardrails(
+            arrays_from_lines([it.line for it in batch], shop.sku_index),
+            now.view,
+            ctx.rules,
+            shop.category_names,
+            forecast=now.forecast,
+            spent_today=now.spent_today,
+            spent_this_week=now.spent_this_week,
+            shop_capacity=shop.warehouse_capacity,
+        )
+        allowed = {
+            (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
+        }
+        events: dict[tuple[str, str], list[GuardEvent]] = {}
+        for e in res.events:
+            events.setdefault((e.kind, e.sku or ""), []).append(e)
+        exec_rows, status_rows, rule_rows = [], [], []
+        stamp = utcnow()
+        for it in batch:
+            k = (it.line["kind"], it.line["sku"])
+            evs = events.get(k, [])
+            notes = [f"{e.rule} {e.outcome} it: {e.detail}" for e in evs]
+            rule_rows += [
+                {
+                    "run_id": ctx.run_id,
+                    "day": origin_day.get(it.action_id, applied_day),
+                    "action_id": it.action_id,
+                    "sku": e.sku,
+                    "kind": e.kind,
+                    "rule": e.rule,
+                    "outcome": e.outcome,
+                    "detail": f"at execution on day {applied_day}: {e.detail}",
+                    "before": e.before,
+                    "after": e.after,
+                }
+                for e in evs
+            ]
+            line = allowed.get(k)
+            if line is None:
+                why = "; ".join(notes) or "the rules allowed nothing"
+                out.append(ExecResult(it.action_id, "refused", it.line, notes=notes or [why]))
+                status_rows.append(
+                    {"id": it.action_id, "status": "refused", "reason": f"refused: {why}"[:2000]}
+                )
+                continue
+            line = {**it.line, **line}
+            if in_session is not None:  # a store-backed shop writes in this transaction
+                in_session(s, line, it.key)
+            else:
+                shop.execute(line, it.key)
+            exec_rows.append(
+                {
+                    "idempotency_key": it.key,
+                    "action_id": it.action_id,
+                    "run_id": ctx.run_id,
+                    "day": origin_day.get(it.action_id, applied_day),
+                    "applied_day": applied_day,
+                    "sku": line["sku"],
+                    "kind": line["kind"],
+                    "params": line,
+                    "executed_at": stamp,
+                }
+            )
+            upd: dict[str, Any] = {"id": it.action_id, "status": "executed", "params": line}
+            if notes:
+                upd["reason"] = ("executed as clipped: " + "; ".join(notes))[:2000]
+            status_rows.append(upd)
+            out.append(
+                ExecResult(it.action_id, "executed", it.line, line, applied_day, notes=notes)
+            )
+        if exec_rows:
+            s.execute(insert(Execution), exec_rows)
+        if status_rows:
+            s.execute(update(Action), status_rows)
+        if rule_rows:
+            s.execute(insert(RuleEvent), rule_rows)
+        s.flush()
+    return out
+
+
+def execute_ready(ctx: Any, day: int, chunk: int = 500) -> dict[str, Any]:
+    """Execute every ``auto`` action of ``day`` (the graph's ``act``); returns counts.
+
+    ``{"executed": n, "already": n, "expired": n, "refused": n, "clipped": n,
+    "applied_day": d}``.
+    """
+    counts: dict[str, Any] = {
+        "executed": 0, "already": 0, "expired": 0, "refused": 0, "clipped": 0, "applied_day": None
+    }
     chunk = max(1, int(chunk))
+    store, run_id = ctx.store, ctx.run_id
     while True:
         with store.session() as s:
-            run = s.get(Run, run_id, with_for_update=True)  # serialises with the clock
+            run = lock_run(s, run_id)
             rows = s.execute(
-                select(Action.id, Action.sku, Action.kind, Action.params, Action.idempotency_key)
-                .where(Action.run_id == run_id, Action.day == day, Action.status.in_(EXECUTABLE))
+                select(Action.id, Action.params, Action.idempotency_key)
+                .where(Action.run_id == run_id, Action.day == day, Action.status == "auto")
                 .order_by(Action.id)
                 .limit(chunk)
             ).all()
             if not rows:
                 return counts
-            applied_day = int(run.current_day)
-            counts["applied_day"] = applied_day
-            if run.horizon_days is not None and applied_day >= run.horizon_days:
-                s.execute(
-                    update(Action),
-                    [
-                        {
-                            "id": r.id,
-                            "status": "expired",
-                            "reason": f"the shop closed at day {run.horizon_days} before execution",
-                        }
-                        for r in rows
-                    ],
-                )
-                counts["expired"] += len(rows)
-                continue
-            keys = [r.idempotency_key for r in rows]
-            done = set(
-                s.scalars(
-                    select(Execution.idempotency_key).where(Execution.idempotency_key.in_(keys))
-                )
-            )
-            new_rows = []
-            now = utcnow()
-            # A store-backed shop (tools.real_shop.SqlShop) writes inside this transaction.
-            in_session = getattr(shop, "execute_in_session", None)
-            for r in rows:
-                if r.idempotency_key in done:
-                    counts["already"] += 1
-                    continue
-                if in_session is not None:
-                    in_session(s, r.params, r.idempotency_key)
-                else:
-                    shop.execute(r.params, r.idempotency_key)
-                new_rows.append(
-                    {
-                        "idempotency_key": r.idempotency_key,
-                        "action_id": r.id,
-                        "run_id": run_id,
-                        "day": day,
-                        "applied_day": applied_day,
-                        "sku": r.sku,
-                        "kind": r.kind,
-                        "params": r.params,
-                        "executed_at": now,
-                    }
-                )
-            if new_rows:
-                s.execute(insert(Execution), new_rows)
-            s.execute(update(Action), [{"id": r.id, "status": "executed"} for r in rows])
-            counts["executed"] += len(new_rows)
+            counts["applied_day"] = int(run.current_day)
+            items = [ExecItem(int(r.id), r.idempotency_key, dict(r.params)) for r in rows]
+            origin = {i.action_id: day for i in items}
+            for r in execute_checked(s, ctx, run, items, origin_day=origin):
+                counts[r.status] += 1
+                counts["clipped"] += int(r.status == "executed" and r.changed)

@@ -2,11 +2,12 @@
 
 Each node reads what it needs from the store, writes its results there, and returns a small
 state update. Rule for re-runs: LangGraph re-runs a node from its start after a crash inside
-it and after every ``interrupt()`` resume, so every node is safe to repeat: ``sense`` and
-``plan`` overwrite their blobs and plan row, ``check`` replaces the day's not-yet-decided
-actions, ``route`` recomputes from them, ``approve`` reads before it interrupts and only
-decides actions still ``pending``, ``act`` is idempotent by key, ``learn`` records events
-under unique keys.
+it, so every node is safe to repeat: ``sense`` and ``plan`` overwrite their blobs and plan
+row, ``check`` replaces the day's not-yet-decided actions (and supersedes older pending
+decisions for the same SKU and kind), ``route`` recomputes from them, ``act`` is idempotent
+by key and re-checks every line against the rules as it executes, ``learn`` records events
+under unique keys. Nothing waits inside the graph: risky actions wait in the store as
+pending decisions, answered from any process by :func:`agent.answers.apply_answer`.
 """
 
 from __future__ import annotations
@@ -20,23 +21,13 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
-from langgraph.types import interrupt
 from sqlalchemy import delete, func, insert, select, update
 
-from agent.approvals import validate_answer
+from agent.answers import supersede_older
 from agent.context import AgentContext
-from agent.errors import ApprovalError
-from agent.execute import execute_ready
-from agent.state import DayState, thread_id
-from agent.store.models import (
-    Action,
-    Approval,
-    Execution,
-    FeedbackEvent,
-    PlanRecord,
-    RuleEvent,
-    Run,
-)
+from agent.execute import execute_ready, lock_run, shop_now
+from agent.state import DayState
+from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
 from envs.plan import Plan, PlanArrays
 from tools.actions import (
     TOOL_FOR_KIND,
@@ -51,7 +42,7 @@ from tools.plan_text import parse_plan_text
 from tools.risk import score_actions
 from tools.signals import EmaSignals, SignalSnapshot
 
-__all__ = ["act", "after_act", "approve", "check", "learn", "plan", "route", "sense"]
+__all__ = ["act", "check", "learn", "plan", "route", "sense"]
 
 _NodeFn = Callable[[DayState, Runtime[AgentContext]], dict]
 
@@ -215,34 +206,12 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 
 # ---------------------------------------------------------------------------- check
-def _spent(
-    s: Any, run_id: str, day: int, dow: int, unit_cost: np.ndarray, sku_index: dict[str, int]
-) -> tuple[float, float]:
-    rows = s.execute(
-        select(Execution.applied_day, Execution.sku, Execution.params).where(
-            Execution.run_id == run_id,
-            Execution.kind == "restock",
-            Execution.applied_day >= day - dow,
-            Execution.applied_day <= day,
-        )
-    ).all()
-    today = week = 0.0
-    for d, sku, params in rows:
-        v = float(params.get("quantity", 0)) * float(unit_cost[sku_index[sku]])
-        if d == day:
-            today += v
-        else:
-            week += v
-    return today, week
-
-
 @_timed("check")
 def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     """Apply the hard rules; store one action per surviving line and every rule event."""
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     shop, store = ctx.shop, ctx.store
-    view = shop.view()
     arrays: PlanArrays = store.get_blob(run_id, f"plan:{day}")
     sensed = store.get_blob(run_id, state["sense_key"])
     snap: SignalSnapshot = sensed["snap"]
@@ -250,15 +219,15 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         rec = s.get(PlanRecord, state["plan_id"])
         parse_events = [GuardEvent(**e) for e in rec.proposal.get("parse_events", [])]
         proposed = {(ln["kind"], ln["sku"]): ln for ln in rec.proposal.get("lines", [])}
-        today, week = _spent(s, run_id, day, int(view.dow), view.unit_cost, shop.sku_index)
+        now = shop_now(s, ctx, day)  # today's executed orders count (late approvals)
     res = apply_guardrails(
         arrays,
-        view,
+        now.view,
         ctx.rules,
         shop.category_names,
         forecast=snap.mean_daily,
-        spent_today=today,
-        spent_this_week=week,
+        spent_today=now.spent_today,
+        spent_this_week=now.spent_this_week,
         shop_capacity=shop.warehouse_capacity,
     )
     lines = lines_from_arrays(res.arrays, shop.sku_ids)
@@ -281,6 +250,7 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     ]
     events = parse_events + res.events
     with store.session() as s:
+        lock_run(s, run_id)
         s.execute(delete(RuleEvent).where(RuleEvent.run_id == run_id, RuleEvent.day == day))
         s.execute(delete(Action).where(Action.run_id == run_id, Action.day == day))
         ids: dict[tuple[str, str], int] = {}
@@ -292,6 +262,7 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                 rows,
             ).all()
             ids = {(k, sku): int(i) for i, k, sku in got}
+        superseded = supersede_older(s, run_id, day, ids)
         if events:
             s.execute(
                 insert(RuleEvent),
@@ -319,11 +290,17 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         f"Rules for day {day}: {len(lines)} actions allowed; {len(events) - dropped} "
         f"repaired and {dropped} refused"
         + (": " + ", ".join(f"{k} x{v}" for k, v in sorted(by_rule.items())) if events else "")
+        + (f"; {superseded} older pending decisions superseded" if superseded else "")
         + "."
     )
     return {
         "messages": [AIMessage(content=text, name="check", id=f"check-{day}")],
-        "counts": {"allowed": len(lines), "repaired": len(events) - dropped, "refused": dropped},
+        "counts": {
+            "allowed": len(lines),
+            "repaired": len(events) - dropped,
+            "refused": dropped,
+            "superseded": superseded,
+        },
     }
 
 
@@ -334,9 +311,9 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     shop, store, ap = ctx.shop, ctx.store, ctx.approval
-    view = shop.view()
     snap: SignalSnapshot = store.get_blob(run_id, state["sense_key"])["snap"]
     with store.session() as s:
+        view = shop_now(s, ctx, day).view  # today's executed orders are in the pipeline
         acts = s.execute(
             select(Action.id, Action.sku, Action.kind, Action.params, Action.proposed).where(
                 Action.run_id == run_id, Action.day == day, Action.status == "checked"
@@ -359,6 +336,14 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         "restock": ("spend", "deviation", "drift", "anomaly"),
         "promotion": ("discount", "drift", "anomaly"),
     }
+    refuse = np.zeros(len(acts), dtype=bool)
+    split = np.zeros(len(acts), dtype=float)  # the safe part of a risky restock
+    if whatif is not None:  # a proposal that loses money by its own what-if is not put
+        for i, (a, p) in enumerate(zip(acts, pos, strict=True)):  # to a person
+            refuse[i] = pending[i] and _loses(a.kind, float(whatif.per_sku[p]),
+                                               float(risk["need"][p]))
+    if ap.mode == "risky" and ap.execute_safe_part:
+        split = _safe_parts(acts, pos, pending & ~refuse, arrays, risk, view, snap, ap)
     pend_ids = [int(a.id) for a, p in zip(acts, pending, strict=True) if p]
     with store.session() as s:
         rules_by_action: dict[int, list[dict]] = {}
@@ -375,8 +360,8 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                 rules_by_action.setdefault(int(r.action_id), []).append(
                     {"rule": r.rule, "outcome": r.outcome, "detail": r.detail}
                 )
-        updates = []
-        for a, p, sc, is_p in zip(acts, pos, score, pending, strict=True):
+        updates, excess_rows, refused_events = [], [], []
+        for i, (a, p, sc, is_p) in enumerate(zip(acts, pos, score, pending, strict=True)):
             parts = {k: round(float(risk[f"{a.kind}.{k}"][p]), 4) for k in part_names[a.kind]}
             upd: dict[str, Any] = {
                 "id": a.id,
@@ -385,8 +370,20 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                 "status": "pending" if is_p else "auto",
                 "card": None,
             }
-            if is_p:
-                upd["card"] = _card(
+            if refuse[i]:
+                delta = float(whatif.per_sku[p])
+                detail = (
+                    f"its own what-if loses {-delta:.2f} over {whatif.horizon} days versus no "
+                    "action" + (" and the forecast needs no order" if a.kind == "restock" else "")
+                )
+                upd.update(status="refused", reason=f"not proposed: {detail}")
+                refused_events.append({
+                    "run_id": run_id, "day": day, "action_id": int(a.id), "sku": a.sku,
+                    "kind": a.kind, "rule": "whatif.negative", "outcome": "dropped",
+                    "detail": detail, "before": dict(a.params), "after": None,
+                })
+            elif is_p:
+                card = _card(
                     run_id,
                     day,
                     a,
@@ -401,12 +398,34 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                     ap.deadline_days,
                     getattr(shop, "whatif_unavailable", None) if whatif is None else None,
                 )
+                if split[i] > 0:  # the safe part executes now, the excess waits
+                    safe = int(split[i])
+                    excess = int(a.params["quantity"]) - safe
+                    upd.update(status="auto", params={**a.params, "quantity": safe},
+                               reason=f"the safe part of a risky order; x{excess} waits")
+                    excess_rows.append(_excess_row(run_id, day, a, safe, excess, card, upd))
+                else:
+                    upd["card"] = card
             updates.append(upd)
         s.execute(update(Action), updates)
-    n_p = int(pending.sum())
+        if refused_events:
+            s.execute(insert(RuleEvent), refused_events)
+        if excess_rows:
+            got = s.execute(
+                insert(Action).returning(Action.id, sort_by_parameter_order=True), excess_rows
+            ).all()
+            s.execute(update(Action), [
+                {"id": int(i), "card": {**row["card"], "action_id": int(i)}}
+                for (i,), row in zip(got, excess_rows, strict=True)
+            ])
+    n_r = int(refuse.sum())
+    n_s = int((split > 0).sum())
+    n_p = int(pending.sum()) - n_r
     text = (
-        f"Risk for day {day} (mode {ap.mode}, threshold {ap.threshold}): {len(acts) - n_p} "
-        f"actions execute automatically, {n_p} wait for a person"
+        f"Risk for day {day} (mode {ap.mode}, threshold {ap.threshold}): "
+        f"{len(acts) - n_p - n_r} actions execute automatically, {n_p} wait for a person"
+        + (f" ({n_s} of them only beyond a safe part that executes now)" if n_s else "")
+        + (f"; {n_r} not proposed (their what-if loses money)" if n_r else "")
         + (
             f"; the plan's what-if over {whatif.horizon} days is {whatif.total:+.2f} versus "
             "no action"
@@ -417,7 +436,77 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     )
     return {
         "messages": [AIMessage(content=text, name="route", id=f"route-{day}")],
-        "counts": {"auto": len(acts) - n_p, "pending": n_p},
+        "counts": {"auto": len(acts) - n_p - n_r + n_s, "pending": n_p, "split": n_s,
+                   "not_proposed": n_r},
+    }
+
+
+def _loses(kind: str, delta: float, need: float) -> bool:
+    """A proposal not worth a person's time: its what-if loses money, and (for an order)
+    the forecast needs nothing. An order the forecast needs is kept even when the short
+    what-if horizon cannot see it sell."""
+    return delta < -1e-9 and (kind == "promotion" or need <= 0)
+
+
+def _safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:
+    """Per action, the part of a pending order that would not be risky on its own.
+
+    Capped by the need at the forecast mean over lead time + review (at least one minimum
+    order quantity when there is any need) and by the spend that scores under the
+    threshold; 0 where no smaller order would pass (a drifting or anomalous SKU, no need).
+    """
+    out = np.zeros(len(acts))
+    cand = np.zeros_like(arrays.order_qty)
+    moq = np.asarray(view.moq, dtype=float)
+    cost = np.maximum(np.asarray(view.unit_cost, dtype=float), 1e-9)
+    spend_cap = np.floor(ap.threshold * ap.spend_alert / max(ap.weights.spend, 1e-9) / cost - 1)
+    for i, (a, p) in enumerate(zip(acts, pos, strict=True)):
+        if not pending[i] or a.kind != "restock":
+            continue
+        need = float(risk["need"][p])
+        if need <= 0:
+            continue
+        q = min(float(a.params["quantity"]), max(np.ceil(need), moq[p]), spend_cap[p])
+        if moq[p] <= q < float(a.params["quantity"]):
+            cand[p] = q
+    if not cand.any():
+        return out
+    zeros = np.zeros_like(arrays.promo_set)
+    again = score_actions(cand, zeros, np.zeros_like(arrays.discount), view, snap, ap)
+    for i, p in enumerate(pos):
+        if cand[p] > 0 and again["restock"][p] < ap.threshold:
+            out[i] = cand[p]
+    return out
+
+
+def _excess_row(run_id: str, day: int, a: Any, safe: int, excess: int, card: dict,
+                upd: dict) -> dict[str, Any]:
+    """The pending action for the part of a risky order beyond its safe part."""
+    line = {**a.params, "quantity": excess}
+    why = dict(card["why"])
+    why["on_order"] = float(why["on_order"]) + safe
+    why["need_units"] = round(max(float(why["need_units"]) - safe, 0.0), 1)
+    why["need_upper_units"] = round(max(float(why["need_upper_units"]) - safe, 0.0), 1)
+    return {
+        "run_id": run_id,
+        "plan_id": None,
+        "day": day,
+        "sku": a.sku,
+        "kind": "restock",
+        "proposed": a.proposed or {},
+        "params": line,
+        "status": "pending",
+        "risk": upd["risk"],
+        "risk_parts": upd["risk_parts"],
+        "reason": f"beyond the safe part x{safe} that executed automatically",
+        "idempotency_key": idempotency_key(run_id, day, a.sku, "restock-excess"),
+        "card": {
+            **card,
+            "summary": f"{line_summary(line)} beyond x{safe} already ordered",
+            "line": line,
+            "why": why,
+            "safe_part": {"action_id": int(a.id), "quantity": safe},
+        },
     }
 
 
@@ -476,10 +565,10 @@ def _card(
 # ---------------------------------------------------------------------------- act
 @_timed("act")
 def act(state: DayState, runtime: Runtime[AgentContext]) -> dict:
-    """Execute every approved or automatic action once, with its idempotency key."""
+    """Execute every automatic action once (idempotency key), re-checked by the rules."""
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
-    res = execute_ready(ctx.store, ctx.shop, run_id, day, chunk=ctx.exec_chunk)
+    res = execute_ready(ctx, day, chunk=ctx.exec_chunk)
     with ctx.store.session() as s:
         counts = _status_counts(s, run_id, day)
     text = (
@@ -487,254 +576,37 @@ def act(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         + (f" on shop day {res['applied_day']}" if res["applied_day"] is not None else "")
         + (f" ({res['already']} were already executed)" if res["already"] else "")
         + (f"; {res['expired']} expired (shop closed)" if res["expired"] else "")
+        + (f"; {res['clipped']} clipped and {res['refused']} refused by the rules at execution"
+           if res["clipped"] or res["refused"] else "")
         + f"; statuses now {counts}."
     )
-    n = int(state.get("rounds", 0))
     return {
-        "messages": [AIMessage(content=text, name="act", id=f"act-{day}-{n}")],
+        "messages": [AIMessage(content=text, name="act", id=f"act-{day}")],
         "counts": {"status": counts},
     }
-
-
-def after_act(state: DayState, runtime: Runtime[AgentContext]) -> str:
-    """``approve`` while actions of the day still wait for a person, else ``learn``."""
-    ctx = runtime.context
-    with ctx.store.session() as s:
-        n = s.scalar(
-            select(func.count())
-            .select_from(Action)
-            .where(
-                Action.run_id == state["run_id"],
-                Action.day == int(state["day"]),
-                Action.status == "pending",
-            )
-        )
-    return "approve" if n else "learn"
-
-
-# ---------------------------------------------------------------------------- approve
-def approve(state: DayState, runtime: Runtime[AgentContext]) -> dict:
-    """One interrupt with the cards of every pending action; record each answered one."""
-    ctx = runtime.context
-    run_id, day = state["run_id"], int(state["day"])
-    with ctx.store.session() as s:
-        rows = s.execute(
-            select(Action.id, Action.kind, Action.card)
-            .where(Action.run_id == run_id, Action.day == day, Action.status == "pending")
-            .order_by(Action.id)
-        ).all()
-    if not rows:
-        return {}
-    cards = {int(r.id): (r.card or {"action_id": int(r.id), "kind": r.kind}) for r in rows}
-    payload = {
-        "type": "approval",
-        "run_id": run_id,
-        "day": day,
-        "thread_id": thread_id(run_id, day),
-        "expires_day": day + ctx.approval.deadline_days,
-        "cards": list(cards.values()),
-    }
-    answer = interrupt(payload)
-    t0 = time.perf_counter()
-    rounds = int(state.get("rounds", 0)) + 1
-    try:
-        ans = validate_answer(answer, cards)
-    except ApprovalError as exc:
-        return {
-            "rounds": rounds,
-            "messages": [
-                AIMessage(
-                    content=f"Answer for day {day} refused, nothing decided: {exc}",
-                    name="approve",
-                    id=f"approve-{day}-{rounds}",
-                )
-            ],
-        }
-    done = record_decisions(ctx, run_id, day, ans)
-    text = (
-        f"Decisions for day {day}: "
-        + (", ".join(f"{k} {v}" for k, v in done.items()) or "none")
-        + "."
-    )
-    return {
-        "rounds": rounds,
-        "timings": {"approve": time.perf_counter() - t0},
-        "messages": [AIMessage(content=text, name="approve", id=f"approve-{day}-{rounds}")],
-    }
-
-
-def record_decisions(ctx: AgentContext, run_id: str, day: int, ans: dict) -> dict[str, int]:
-    """Apply a validated answer to the store (only to actions still ``pending``).
-
-    All edits of the answer go through the rules together (one vectorised check, budgets
-    shared), and every row is written in bulk: a day with a thousand answers stays fast.
-    """
-    shop = ctx.shop
-    status_of = {"accept": "approved", "reject": "rejected", "expire": "expired", "edit": "edited"}
-    done: dict[str, int] = {}
-    with ctx.store.session() as s:
-        run = s.get(Run, run_id)
-        now_day = int(run.current_day)
-        pending = {
-            int(r.id): r
-            for r in s.execute(
-                select(Action.id, Action.sku, Action.kind, Action.params).where(
-                    Action.run_id == run_id, Action.day == day, Action.status == "pending"
-                )
-            )
-        }
-        if ans.get("expire"):
-            items = {
-                str(i): {"choice": "expire", "by": "system", "reason": ans["reason"]}
-                for i in pending
-            }
-        else:
-            items = ans["decisions"]
-        chosen = {int(k): d for k, d in items.items() if int(k) in pending}
-        edits = {
-            aid: {**pending[aid].params, **d["edit"]}
-            for aid, d in chosen.items()
-            if d["choice"] == "edit"
-        }
-        checked: dict[tuple[str, str], dict] = {}
-        events_by_line: dict[tuple[str, str], list[GuardEvent]] = {}
-        if edits:
-            view = shop.view()
-            today, week = _spent(s, run_id, now_day, int(view.dow), view.unit_cost, shop.sku_index)
-            res = apply_guardrails(
-                arrays_from_lines(edits.values(), shop.sku_index),
-                view,
-                ctx.rules,
-                shop.category_names,
-                spent_today=today,
-                spent_this_week=week,
-                shop_capacity=shop.warehouse_capacity,
-            )
-            checked = {
-                (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
-            }
-            for e in res.events:
-                events_by_line.setdefault((e.kind, e.sku or ""), []).append(e)
-        updates, approvals, rule_rows = [], [], []
-        for aid, d in chosen.items():
-            status = status_of[d["choice"]]
-            upd: dict[str, Any] = {"id": aid, "reason": d.get("reason", "")}
-            if status == "edited":
-                key = (pending[aid].kind, pending[aid].sku)
-                evs = events_by_line.get(key, [])
-                rule_rows += [
-                    {
-                        "run_id": run_id,
-                        "day": day,
-                        "action_id": aid,
-                        "sku": e.sku,
-                        "kind": e.kind,
-                        "rule": e.rule,
-                        "outcome": e.outcome,
-                        "detail": "edit: " + e.detail,
-                        "before": e.before,
-                        "after": e.after,
-                    }
-                    for e in evs
-                ]
-                if key in checked:
-                    upd["params"] = checked[key]
-                else:
-                    status = "rejected"
-                    upd["reason"] = "edit refused by " + ", ".join(e.rule for e in evs)
-            upd["status"] = status
-            updates.append(upd)
-            approvals.append(
-                {
-                    "action_id": aid,
-                    "run_id": run_id,
-                    "day": day,
-                    "decision": d["choice"],
-                    "by": d.get("by", "unknown"),
-                    "edit": d.get("edit"),
-                    "reason": d.get("reason", ""),
-                    "decided_day": now_day,
-                }
-            )
-            done[status] = done.get(status, 0) + 1
-        if updates:
-            s.execute(update(Action), updates)
-            s.execute(insert(Approval), approvals)
-        if rule_rows:
-            s.execute(insert(RuleEvent), rule_rows)
-    return done
 
 
 # ---------------------------------------------------------------------------- learn
 @_timed("learn")
 def learn(state: DayState, runtime: Runtime[AgentContext]) -> dict:
-    """Record the day's approval decisions and a decision summary as feedback events.
+    """Record the day's decision summary (statuses) as a feedback event.
 
-    The signals learn from these at the next day close (the runner owns the signals, so two
-    processes never update them at once); the day's sales outcome is learnt at its close.
+    Answers record their own ``approval`` events when they are applied
+    (:mod:`agent.answers`); the signals learn from the store's events at the next day close
+    (the runner owns the signals, so two processes never update them at once).
     """
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     with ctx.store.session() as s:
-        decisions = s.execute(
-            select(
-                Approval.action_id,
-                Approval.decision,
-                Approval.by,
-                Approval.reason,
-                Approval.edit,
-                Action.sku,
-                Action.kind,
-                Action.risk,
-            )
-            .join(Action, Action.id == Approval.action_id)
-            .where(Approval.run_id == run_id, Approval.day == day)
-        ).all()
         counts = _status_counts(s, run_id, day)
-        events = [
-            {
-                "event_key": f"approval:{d.action_id}",
-                "run_id": run_id,
-                "day": day,
-                "kind": "approval",
-                "sku": d.sku,
-                "payload": {
-                    "action_id": int(d.action_id),
-                    "decision": d.decision,
-                    "by": d.by,
-                    "reason": d.reason,
-                    "edit": d.edit,
-                    "kind": d.kind,
-                    "risk": float(d.risk),
-                    "approved": d.decision in ("accept", "edit"),
-                },
-            }
-            for d in decisions
-        ]
-        events.append(
-            {
-                "event_key": f"decisions:{run_id}:{day}",
-                "run_id": run_id,
-                "day": day,
-                "kind": "decisions",
-                "sku": None,
-                "payload": {"status": counts},
-            }
-        )
-        have = set(
-            s.scalars(
-                select(FeedbackEvent.event_key).where(
-                    FeedbackEvent.event_key.in_([e["event_key"] for e in events])
-                )
+        key = f"decisions:{run_id}:{day}"
+        if s.scalar(select(FeedbackEvent.id).where(FeedbackEvent.event_key == key)) is None:
+            s.execute(
+                insert(FeedbackEvent),
+                [{"event_key": key, "run_id": run_id, "day": day, "kind": "decisions",
+                  "sku": None, "payload": {"status": counts}}],
             )
-        )
-        new = [e for e in events if e["event_key"] not in have]
-        if new:
-            s.execute(insert(FeedbackEvent), new)
-    text = (
-        f"Recorded {len(decisions)} approval decisions for day {day} as feedback; "
-        f"final statuses {counts}."
-    )
+    text = f"Day {day} decided; statuses {counts}."
     return {
         "messages": [AIMessage(content=text, name="learn", id=f"learn-{day}")],
         "counts": {"status": counts},

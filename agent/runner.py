@@ -3,10 +3,11 @@
 The runner is the **clock** of a simulated shop. For each day ``d`` it
 
 1. runs the day's graph thread (``sense .. learn``, :mod:`agent.graph`) with
-   ``durability="sync"``; an inline approver (scripted, terminal) answers the day's
-   interrupt at once, otherwise the thread stays parked at ``approve`` and the run goes on;
-2. expires pending actions whose deadline has come (day ``k`` actions with deadline ``D``
-   expire when day ``k + D`` closes) by resuming their thread with ``{"expire": true}``;
+   ``durability="sync"``; an inline approver (scripted, terminal) then answers the day's
+   pending decisions at once (:func:`agent.answers.apply_answer`), otherwise they wait in
+   the store and the run goes on;
+2. expires pending decisions whose deadline has come (day ``k`` decisions with deadline
+   ``D`` expire when day ``k + D`` closes; :func:`agent.answers.expire_due`);
 3. closes the day in one transaction: steps the simulator with every line executed for
    ``d`` (from the store, so late approvals answered in another process count), records the
    outcome, feeds the outcome and new feedback events to the signals, snapshots the simulator
@@ -33,10 +34,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
-from agent.approvals import Approver, make_approver, validate_answer
+from agent.answers import AnswerResult, apply_answer, expire_due
+from agent.approvals import Approver, make_approver
 from agent.context import AgentContext
 from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
-from agent.errors import AgentConfigError, ApprovalError, RunNotFoundError, RunStateError
+from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.state import thread_id
 from agent.store import Store, open_store
 from agent.store.models import (
@@ -101,7 +103,11 @@ class RunOptions:
 
 @dataclasses.dataclass
 class RunSummary:
-    """What a run did (plain values; ``to_dict`` for JSON)."""
+    """What a run did (plain values; ``to_dict`` for JSON).
+
+    ``expired_whatif`` sums the what-if profit (from their cards) of the decisions that
+    expired unanswered: what nobody answering was worth, by the agent's own estimate.
+    """
 
     run_id: str
     shop_id: str
@@ -118,6 +124,7 @@ class RunSummary:
     decisions: dict[str, int]
     refusals: dict[str, int]
     pending: int
+    expired_whatif: float = 0.0
     wall_s: float = 0.0
     node_s: dict[str, float] = dataclasses.field(default_factory=dict)
     db_url: str = ""
@@ -264,6 +271,8 @@ class Runner:
         self.graph = build_graph(checkpointer)
         self.approver = approver
         self.node_s: dict[str, float] = {}
+        #: decisions this runner expired unanswered (``agent.answers.expire_due`` items)
+        self.expired: list[dict[str, Any]] = []
 
     # -- one thread
     def _cfg(self, day: int) -> dict:
@@ -282,7 +291,7 @@ class Runner:
             self._invoke(None, day)
 
     def decide_day(self, day: int) -> None:
-        """Run (or finish) ``day``'s thread, answering its interrupt inline if possible."""
+        """Run (or finish) ``day``'s thread, then let an inline approver answer its cards."""
         st = self._state(day)
         if not st.values:
             self._invoke({"run_id": self.ctx.run_id, "day": day, "rounds": 0}, day)
@@ -294,51 +303,24 @@ class Runner:
             self.node_s[k] = self.node_s.get(k, 0.0) + v
 
     def _answer_inline(self, day: int) -> None:
+        """The inline approver (scripted, terminal) answers the day's pending cards at once,
+        through the same transaction as every other answer (:mod:`agent.answers`)."""
         if self.approver is None:
             return
-        for _ in range(10):  # each round must decide something, else stop asking
-            st = self._state(day)
-            if not st.interrupts:
-                return
-            payload = st.interrupts[0].value
-            answer = self.approver.decide(payload["cards"])
-            if not answer:
-                return
-            try:
-                validate_answer(answer, {c["action_id"]: c for c in payload["cards"]})
-            except ApprovalError:
-                return
-            self._invoke(_resume(answer), day)
-            after = self._state(day)
-            left = after.interrupts[0].value["cards"] if after.interrupts else []
-            if len(left) >= len(payload["cards"]):
-                return
+        cards = [c for c in pending_cards(self.ctx.store, self.ctx.run_id) if c["day"] == day]
+        if not cards:
+            return
+        t0 = time.perf_counter()
+        answer = self.approver.decide(cards)
+        if answer:
+            apply_answer(self.ctx, answer)
+        self.node_s["approve"] = self.node_s.get("approve", 0.0) + time.perf_counter() - t0
 
     def expire_due(self, day: int) -> int:
-        """Expire pending actions whose deadline is the close of ``day``; returns how many."""
-        deadline = self.ctx.approval.deadline_days
-        with self.ctx.store.session() as s:
-            days = sorted(
-                s.scalars(
-                    select(Action.day)
-                    .distinct()
-                    .where(
-                        Action.run_id == self.ctx.run_id,
-                        Action.status == "pending",
-                        Action.day + deadline <= day,
-                    )
-                )
-            )
-        n = 0
-        for k in days:
-            self.finish_interrupted(k)
-            st = self._state(k)
-            if st.interrupts:
-                n += len(st.interrupts[0].value["cards"])
-                self._invoke(
-                    _resume({"expire": True, "reason": f"no answer by the close of day {day}"}), k
-                )
-        return n
+        """Expire pending decisions whose deadline is the close of ``day``; returns how many."""
+        gone = expire_due(self.ctx, day)
+        self.expired.extend(gone)
+        return len(gone)
 
     # -- closing
     def close_day(self) -> dict[str, Any]:
@@ -453,7 +435,11 @@ class Runner:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        total = 0.0
+        with ctx.store.session() as s:  # the run's profit so far: the bar agrees with the table
+            total = float(
+                s.scalar(select(func.sum(DayOutcome.profit)).where(DayOutcome.run_id == ctx.run_id))
+                or 0.0
+            )
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -473,12 +459,6 @@ class Runner:
                         f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, {pend} pending"
                     ),
                 )
-
-
-def _resume(answer: Mapping[str, Any]) -> Any:
-    from langgraph.types import Command
-
-    return Command(resume=dict(answer))
 
 
 # ---------------------------------------------------------------------------- queries
@@ -525,6 +505,13 @@ def summarize_run(store: Store, run_id: str) -> RunSummary:
                 .group_by(Approval.decision)
             ).all()
         )
+        expired_cards = s.scalars(
+            select(Action.card).where(Action.run_id == run_id, Action.status == "expired")
+        ).all()
+        expired_whatif = sum(
+            float(((c or {}).get("effect") or {}).get("profit_delta") or 0.0)
+            for c in expired_cards
+        )
         refusals = dict(
             s.execute(
                 select(RuleEvent.rule, func.count())
@@ -570,6 +557,7 @@ def summarize_run(store: Store, run_id: str) -> RunSummary:
             decisions={k: int(v) for k, v in decisions.items()},
             refusals={k: int(v) for k, v in refusals.items()},
             pending=int(statuses.get("pending", 0)),
+            expired_whatif=round(expired_whatif, 2),
             db_url=store.safe_url,
         )
 
@@ -658,6 +646,8 @@ def run_shop_days(
     """
     from pydantic import ValidationError
 
+    t0 = time.perf_counter()
+
     appr = make_approver(approver) if isinstance(approver, str) or approver is None else approver
     store = open_store(db_url)
     try:
@@ -690,7 +680,9 @@ def run_shop_days(
                     signals=signals,
                 ),
             )
-        return _drive(store, run_id, days, appr, progress)
+        summary = _drive(store, run_id, days, appr, progress)
+        summary.wall_s = time.perf_counter() - t0  # the whole command: loading included
+        return summary
     finally:
         store.close()
 
@@ -738,62 +730,23 @@ def _drive(
 
 def answer_pending(
     store: Store,
-    checkpointer: Any,
     run_id: str,
-    day: int,
     answer: Mapping[str, Any],
     *,
     shop_factory: ShopFactory | None = None,
-) -> dict[str, Any]:
-    """Answer the pending actions of ``run_id``'s ``day`` from any process.
+) -> AnswerResult:
+    """Answer pending decisions of ``run_id`` from any process (:mod:`agent.answers`).
 
-    Validates ``answer`` against the open cards first (:class:`ApprovalError` names the bad
-    part), then resumes the day's thread with ``Command(resume=answer)``: accepted and edited
-    actions execute on the shop's open day. Returns the thread's status after the answer.
+    One transaction: the decisions are recorded, the accepted and edited lines are
+    re-checked by the rules and executed on the shop's open day, or nothing happens.
 
-    Exactly once across processes (:mod:`agent.claims`): the answered actions are claimed in
-    the database first (:class:`~agent.claims.DecisionConflictError` when another answer got
-    one of them), and the day's thread resumes under its lease.
+    Raises:
+        ApprovalError: the answer is malformed (names the field).
+        agent.answers.DecisionConflictError: a decision is no longer pending (answered,
+            expired or superseded); nothing changed.
     """
-    from agent.graph import build_graph
-
-    cards = {c["action_id"]: c for c in pending_cards(store, run_id) if c["day"] == day}
-    if not cards:
-        raise ApprovalError(f"run {run_id} has no pending actions on day {day}")
-    ans = validate_answer(answer, cards)
-    # --- exactly once (agent/claims.py): claim the decisions in the database, then resume
-    # the day's thread under its lease; a concurrent answer for the same action gets
-    # DecisionConflictError and never resumes the graph. Claims are released on failure.
-    from agent.claims import claim_decisions, release_claims, thread_lease
-
-    claimed = [int(k) for k in ans.get("decisions", {})]
-    if claimed:
-        claim_decisions(store, run_id, day, ans["decisions"], ans["by"])
-    try:
-        with thread_lease(store, thread_id(run_id, day)):
-            ctx = load_context(store, run_id, with_policy=False, shop_factory=shop_factory)
-            graph = build_graph(checkpointer)
-            cfg = {"configurable": {"thread_id": thread_id(run_id, day)}}
-            st = graph.get_state(cfg)
-            if not st.interrupts:
-                if st.next:  # a crash left it between nodes: finish to the interrupt first
-                    graph.invoke(None, cfg, context=ctx, durability="sync")
-                if not graph.get_state(cfg).interrupts:
-                    raise RunStateError(
-                        f"run {run_id} day {day}: the thread is not waiting for approval"
-                    )
-            graph.invoke(_resume(answer), cfg, context=ctx, durability="sync")
-            after = graph.get_state(cfg)
-    except BaseException:
-        release_claims(store, claimed)
-        raise
-    # --- end exactly once
-    left = after.interrupts[0].value["cards"] if after.interrupts else []
-    return {
-        "thread_id": thread_id(run_id, day),
-        "still_pending": [c["action_id"] for c in left],
-        "finished": not after.next,
-    }
+    ctx = load_context(store, run_id, with_policy=False, shop_factory=shop_factory)
+    return apply_answer(ctx, answer)
 
 
 def delete_run(store: Store, run_id: str) -> None:  # pragma: no cover - maintenance helper

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from agent.answers import DecisionConflictError
 from agent.checkpoint import open_checkpointer
 from agent.errors import ApprovalError
 from agent.runner import (
@@ -63,15 +64,24 @@ def setup(request, tmp_path):
     store.close()
 
 
-def test_edit_round_trip(setup):
-    store, run_id = setup
+def _decide_day0(store, run_id):
     with open_checkpointer(store.url) as saver:
         runner = Runner(load_context(store, run_id), saver, approver=None)
         runner.decide_day(0)
         st = runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
-        assert st.next == ("approve",)
-        cards = st.interrupts[0].value["cards"]
-    assert len(cards) == 2  # confirm mode: both actions wait, in one interrupt
+        assert st.next == ()  # nothing waits inside the graph: the day's thread finished
+    return pending_cards(store, run_id)
+
+
+def _answer(store, run_id, aid, **d):
+    by = d.pop("by", "alice")
+    return answer_pending(open_store(store.url), run_id, {"by": by, "decisions": {str(aid): d}})
+
+
+def test_edit_round_trip(setup):
+    store, run_id = setup
+    cards = _decide_day0(store, run_id)
+    assert len(cards) == 2  # confirm mode: both actions wait
     big = next(c for c in cards if c["line"]["quantity"] == 400)
     assert isinstance(big["effect"]["profit_delta"], float)
     assert big["effect"]["horizon_days"] == 10
@@ -79,15 +89,13 @@ def test_edit_round_trip(setup):
     with store.session() as s:  # nothing executed while waiting
         assert s.scalars(select(Execution).where(Execution.run_id == run_id)).first() is None
 
-    answer = {
-        "by": "alice",
-        "decisions": {
-            str(big["action_id"]): {"choice": "edit", "quantity": 30, "reason": "too many units"}
-        },
-    }
-    with open_checkpointer(store.url) as saver:  # a fresh connection, as from `shopops chat`
-        out = answer_pending(store, saver, run_id, 0, answer)
-    assert out["still_pending"] == [c["action_id"] for c in cards if c is not big]
+    out = _answer(store, run_id, big["action_id"], choice="edit", quantity=30,
+                  reason="too many units")
+    (res,) = out.decisions
+    assert (res.status, res.executed["quantity"], res.applied_day) == ("executed", 30, 0)
+    assert [c["action_id"] for c in pending_cards(store, run_id)] == [
+        c["action_id"] for c in cards if c is not big
+    ]
 
     with store.session() as s:
         ex = s.scalars(select(Execution).where(Execution.run_id == run_id)).all()
@@ -101,25 +109,14 @@ def test_edit_round_trip(setup):
         )
         act = s.get(Action, big["action_id"])
         assert act.status == "executed" and act.proposed["quantity"] == 400
+        assert act.card["outcome"]["status"] == "executed"  # the card tells what happened
 
-    # reject the other one; the thread finishes and the day closes with the edited order
+    # reject the other one; the day closes with the edited order
     other = next(c for c in cards if c is not big)
+    _answer(store, run_id, other["action_id"], choice="reject", reason="not needed", by="bob")
+    assert pending_cards(store, run_id) == []
     with open_checkpointer(store.url) as saver:
-        out = answer_pending(
-            store,
-            saver,
-            run_id,
-            0,
-            {
-                "by": "bob",
-                "decisions": {
-                    str(other["action_id"]): {"choice": "reject", "reason": "not needed"}
-                },
-            },
-        )
-        assert out["finished"] and out["still_pending"] == []
-        runner = Runner(load_context(store, run_id), saver, approver=None)
-        runner.close_day()
+        Runner(load_context(store, run_id), saver, approver=None).close_day()
     with store.session() as s:
         assert s.get(Action, other["action_id"]).status == "rejected"
         outcome = s.get(DayOutcome, (run_id, 0))
@@ -127,55 +124,42 @@ def test_edit_round_trip(setup):
         assert outcome.totals["ordered"] == 30
 
 
-def test_bad_answers_are_refused_before_resuming(setup):
+def test_bad_answers_are_refused_and_change_nothing(setup):
     store, run_id = setup
-    with open_checkpointer(store.url) as saver:
-        Runner(load_context(store, run_id), saver, approver=None).decide_day(0)
-        with pytest.raises(ApprovalError, match="not waiting"):
-            answer_pending(store, saver, run_id, 0, {"decisions": {"999": {"choice": "accept"}}})
-        card_id = pending_cards(store, run_id)[0]["action_id"]
-        bad_choice = {"decisions": {str(card_id): {"choice": "maybe"}}}
-        with pytest.raises(ApprovalError, match="choice"):
-            answer_pending(store, saver, run_id, 0, bad_choice)
-        with pytest.raises(ApprovalError, match="needs quantity"):
-            answer_pending(
-                store, saver, run_id, 0, {"decisions": {str(card_id): {"choice": "edit"}}}
-            )
+    cards = _decide_day0(store, run_id)
+    card_id = cards[0]["action_id"]
+    with pytest.raises(ApprovalError, match="not a decision of this run"):
+        answer_pending(store, run_id, {"decisions": {"999": {"choice": "accept"}}})
+    with pytest.raises(ApprovalError, match="choice"):
+        _answer(store, run_id, card_id, choice="maybe")
+    with pytest.raises(ApprovalError, match="takes quantity"):
+        _answer(store, run_id, card_id, choice="edit")
+    for bad in ("1e12", "1,000", "1.2.3", "9" * 400, True, float("nan"), -3, "40.5"):
+        with pytest.raises(ApprovalError, match="quantity"):
+            _answer(store, run_id, card_id, choice="edit", quantity=bad)
+    with pytest.raises(ApprovalError, match="control character"):
+        _answer(store, run_id, card_id, choice="reject", reason="bad\x00reason")
+    with pytest.raises(ApprovalError, match="decision id"):
+        answer_pending(store, run_id, {"decisions": {str(2**63): {"choice": "accept"}}})
     with store.session() as s:
         assert s.get(Action, card_id).status == "pending"
+        assert s.scalars(select(Approval).where(Approval.run_id == run_id)).first() is None
 
 
-def test_edit_that_breaks_a_rule_is_clipped_and_recorded(setup, tmp_path):
+def test_edit_that_breaks_a_rule_is_clipped_and_told(setup, tmp_path):
     store, run_id = setup
-    with open_checkpointer(store.url) as saver:
-        runner = Runner(load_context(store, run_id), saver, approver=None)
-        runner.decide_day(0)
-        cards = (
-            runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
-            .interrupts[0]
-            .value["cards"]
-        )
-        small = next(c for c in cards if c["line"]["quantity"] == 20)
-        # 10 million units: far beyond the cover limit; the rules clip the edit
-        answer_pending(
-            store,
-            saver,
-            run_id,
-            0,
-            {
-                "by": "carol",
-                "decisions": {
-                    str(small["action_id"]): {
-                        "choice": "edit",
-                        "quantity": 10_000_000,
-                        "reason": "stock up",
-                    }
-                },
-            },
-        )
+    cards = _decide_day0(store, run_id)
+    small = next(c for c in cards if c["line"]["quantity"] == 20)
+    # 10 million units: far beyond the cover limit; the rules clip it at execution
+    out = _answer(store, run_id, small["action_id"], choice="edit", quantity=10_000_000,
+                  reason="stock up", by="carol")
+    (res,) = out.decisions
+    assert res.status == "executed" and res.executed["quantity"] < 10_000_000
+    assert any("order.max_cover_days" in n for n in res.notes)
+    assert "the rules changed it" in res.sentence()  # the person is told, in words
     with store.session() as s:
         ex = s.scalars(select(Execution).where(Execution.action_id == small["action_id"])).one()
-        assert ex.params["quantity"] < 10_000_000
+        assert ex.params["quantity"] == res.executed["quantity"]
         rules = s.scalars(
             select(RuleEvent.rule).where(RuleEvent.action_id == small["action_id"])
         ).all()
@@ -183,19 +167,25 @@ def test_edit_that_breaks_a_rule_is_clipped_and_recorded(setup, tmp_path):
     assert np.isfinite(ex.params["quantity"])
 
 
+class FirstDayOnly(BigOrder):
+    """BigOrder's two orders on day 0, nothing after."""
+
+    def act(self, view, sim) -> PlanArrays:
+        return super().act(view, sim) if view.day == 0 else PlanArrays.empty(self.n)
+
+
+def _run(store, policy, **approval):
+    return create_run(
+        store,
+        RunOptions(scenario="steady", seed=2, policy="big_order", signals="ema",
+                   approval=ApprovalPolicy(mode="confirm", **approval)),
+        policy=policy,
+    )
+
+
 def test_unanswered_actions_expire_at_the_deadline_with_a_recorded_outcome(tmp_path):
     store = open_store(str(tmp_path / "exp.db"))
-    run_id = create_run(
-        store,
-        RunOptions(
-            scenario="steady",
-            seed=2,
-            policy="big_order",
-            signals="ema",
-            approval=ApprovalPolicy(mode="confirm", deadline_days=1),
-        ),
-        policy=BigOrder(),
-    )
+    run_id = _run(store, FirstDayOnly(), deadline_days=1)
     with open_checkpointer(store.url) as saver:
         runner = Runner(load_context(store, run_id), saver, approver=None)
         runner.run_day()  # day 0: both actions wait, the run goes on
@@ -204,8 +194,7 @@ def test_unanswered_actions_expire_at_the_deadline_with_a_recorded_outcome(tmp_p
                 "pending"
             }
         runner.run_day()  # day 1 closes: day-0 actions reach their deadline
-        st = runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
-        assert st.next == ()  # the day-0 thread finished
+    assert len(runner.expired) == 2 and all(e["whatif"] is not None for e in runner.expired)
     with store.session() as s:
         day0 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 0)).all()
         assert {a.status for a in day0} == {"expired"}
@@ -213,4 +202,29 @@ def test_unanswered_actions_expire_at_the_deadline_with_a_recorded_outcome(tmp_p
         assert {(a.decision, a.by) for a in aps} == {("expire", "system")}
         assert all("close of day 1" in a.reason for a in aps)
         assert not s.scalars(select(Execution).where(Execution.day == 0)).all()
+    with pytest.raises(DecisionConflictError, match="expired") as err:  # a late answer: 409
+        _answer(store, run_id, day0[0].id, choice="accept")
+    assert err.value.status == "expired"
+    store.close()
+
+
+def test_a_newer_decision_supersedes_the_pending_one(tmp_path):
+    """Break 3 of issue 18: approving day 4's and day 5's restock of one SKU doubled the
+    order. Now day 5's decision supersedes day 4's; answering the old one says so."""
+    store = open_store(str(tmp_path / "sup.db"))
+    run_id = _run(store, BigOrder(), deadline_days=5)
+    with open_checkpointer(store.url) as saver:
+        runner = Runner(load_context(store, run_id), saver, approver=None)
+        runner.run_day()
+        runner.run_day()
+    with store.session() as s:
+        day0 = s.scalars(select(Action).where(Action.run_id == run_id, Action.day == 0)).all()
+        day1 = {a.sku: a.id for a in s.scalars(select(Action).where(Action.day == 1))}
+        assert {a.status for a in day0} == {"superseded"}
+        assert all(a.superseded_by == day1[a.sku] for a in day0)
+    with pytest.raises(DecisionConflictError, match="superseded by the newer decision #") as err:
+        _answer(store, run_id, day0[0].id, choice="accept")
+    assert err.value.superseded_by == day1[day0[0].sku]
+    live = [(c["sku"], c["kind"]) for c in pending_cards(store, run_id)]
+    assert live and len(live) == len(set(live))  # one live decision per SKU and kind
     store.close()

@@ -54,6 +54,11 @@ class ApprovalPolicy(BaseModel):
         deadline_days: shop days a pending action waits before it expires (0: expires at
             the close of its own day).
         whatif_horizon: days simulated for a decision card's expected effect.
+        execute_safe_part: in ``risky`` mode, a risky order executes at once up to the part
+            that would not be risky on its own (the forecast's need over lead time + review,
+            within the spend that scores under the threshold) and only the excess waits for
+            a person, so a shop nobody answers for does not starve. ``False``: the whole
+            order waits.
         weights: the factors' weights.
     """
 
@@ -64,6 +69,7 @@ class ApprovalPolicy(BaseModel):
     review_days: int = Field(default=7, ge=0, le=365)
     deadline_days: int = Field(default=2, ge=0, le=365)
     whatif_horizon: int = Field(default=14, ge=1, le=365)
+    execute_safe_part: bool = True
     weights: RiskWeights = Field(default_factory=RiskWeights)
 
 

@@ -39,9 +39,9 @@ def chat(
     import sys
 
     from rich.console import Console
+    from rich.text import Text
 
-    from agent.chat import ChatSession, load_chat_model
-    from agent.checkpoint import open_checkpointer
+    from agent.chat import ChatSession, load_chat_model, read_tools
     from agent.store import open_store
 
     console = Console()
@@ -50,33 +50,32 @@ def chat(
     chat_model = load_chat_model(spec) if spec else None
     store = open_store(db)
     try:
-        with open_checkpointer(store.url) as saver:
-            tools = _read_tools(store, run_id) if chat_model is not None else []
-            session = ChatSession(store, saver, who, run_id, chat_model, tools)
-            if say:
-                for line in say:
-                    console.print(f"[bold]> {line}[/bold]")
-                    reply = session.handle(line)
-                    if reply is None:
-                        break
-                    console.print(reply)
-                return
-            console.print(session.handle("list"))
-            if not sys.stdin.isatty():
-                console.print(
-                    "No terminal: not waiting for input (use --say to answer unattended)."
-                )
-                return
-            console.print("Type `help` for commands, `quit` to leave.")
-            while True:
-                try:
-                    line = console.input("[bold cyan]you> [/bold cyan]")
-                except (EOFError, KeyboardInterrupt):
-                    break
+        tools = read_tools(store, run_id) if chat_model is not None else []
+        session = ChatSession(store, who, run_id, chat_model, tools)
+        if say:
+            for line in say:
+                console.print(Text(f"> {line}", style="bold"))
                 reply = session.handle(line)
                 if reply is None:
                     break
                 console.print(reply)
+            return
+        console.print(session.handle("list"))
+        if not sys.stdin.isatty():
+            console.print(
+                "No terminal: not waiting for input (use --say to answer unattended)."
+            )
+            return
+        console.print("Type `help` for commands, `quit` to leave.")
+        while True:
+            try:
+                line = console.input("[bold cyan]you> [/bold cyan]")
+            except (EOFError, KeyboardInterrupt):
+                break
+            reply = session.handle(line)
+            if reply is None:
+                break
+            console.print(reply)
     finally:
         store.close()
 
@@ -86,19 +85,3 @@ def _user() -> str:
         return getpass.getuser()
     except Exception:
         return "unknown"
-
-
-def _read_tools(store, run_id):
-    """Read-only shop tools for the chat model, over the latest (or given) run's shop."""
-    from sqlalchemy import select
-
-    from agent.runner import load_context
-    from agent.store.models import Run
-    from tools.toolkit import ShopToolkit
-
-    with store.session() as s:
-        rid = run_id or s.scalar(select(Run.id).order_by(Run.created_at.desc()).limit(1))
-    if rid is None:
-        return []
-    ctx = load_context(store, rid, with_policy=False)
-    return ShopToolkit(ctx.shop, ctx.signals, ctx.rules, rid).as_langchain_tools(acting=False)

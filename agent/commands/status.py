@@ -48,6 +48,15 @@ def print_summary(summary: Any, console: Any = None) -> None:
     for rule, n in sorted(summary.refusals.items()):
         d.add_row(f"refused by {rule}", str(n))
     console.print(d)
+    expired = int(summary.statuses.get("expired", 0))
+    if expired:
+        console.print(
+            f"WARNING: {expired} decisions expired with nobody answering; they did not execute "
+            f"(their what-if, by their cards: {summary.expired_whatif:+,.2f}). Answer with "
+            "`shopops chat`, or run with --approver scripted; risky orders still executed "
+            "their safe part.",
+            style="bold red",
+        )
     extra = f"; answer {summary.pending} pending with `shopops chat`" if summary.pending else ""
     console.print(f"store: {summary.db_url}; wall {summary.wall_s:.1f} s{extra}")
 
@@ -150,7 +159,7 @@ def status(
     for r in runs:
         t.add_row(r[0], r[1], str(r[2]), r[3], r[4], str(r[5]), r[6], f"{float(r[7]):,.0f}")
     console.print(t if runs else "No runs yet: start one with `shopops run`.")
-    console.print(f"[bold]{len(cards)} pending approvals[/bold]")
+    console.print(f"{len(cards)} pending approvals", style="bold")
     for c in cards[:limit]:
         console.print("  " + card_brief(c))
     e = Table(title="Last executed actions")
@@ -177,5 +186,5 @@ def _console():
     """A console; 140 columns when not a terminal (logs, CI) so tables stay readable."""
     from rich.console import Console
 
-    c = Console()
-    return c if c.is_terminal else Console(width=140)
+    c = Console(markup=False)  # product names, reasons and rule details are never markup
+    return c if c.is_terminal else Console(width=140, markup=False)

@@ -10,15 +10,10 @@ Access (written by ``shopops tokens``, read by the web API, :mod:`agent.web.auth
     api_grants        the shops a user may see and (as approver) answer; shop ``*`` is
                       every shop; admins see and answer every shop without grants
 
-Decisions (written by :func:`agent.claims.claim_decisions`)::
-
-    decision_claims   one row per answered action (``action_id`` unique): the atomic claim
-                      a person takes before the graph resumes with their answer; a second
-                      claim of the same action fails on the unique constraint, in any
-                      process, on SQLite and PostgreSQL alike
-    thread_leases     one row per day thread being resumed (``thread_id`` primary key): two
-                      answers for different actions of the same day resume the thread one
-                      after the other, never side by side
+Legacy tables (no longer written): ``decision_claims`` and ``thread_leases`` held the claims
+and leases of the answer path that resumed a day's LangGraph thread. Answers are now one
+transaction under the run's lock (:mod:`agent.answers`), so neither is needed; the tables
+stay so older stores keep their history.
 """
 
 from __future__ import annotations

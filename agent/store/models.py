@@ -2,13 +2,15 @@
 
 Lifecycle of an action (``actions.status``)::
 
-    refused                      dropped by a guardrail (see ``rule_events``)
-    auto ─────────────┐          under the risk threshold (or approval mode ``auto``)
-    pending ─┬─ approved ─┤      waits for a person; ``approvals`` holds the answer
-             ├─ edited ───┤      approved with changed numbers (re-checked by the rules)
-             ├─ rejected  │
-             └─ expired   │      unanswered past the deadline
-                          └──> executed   a row in ``executions`` (unique idempotency key)
+    auto ──────────────┐           under the risk threshold (or approval mode ``auto``)
+    pending ─┬─ accept/edit ┤      waits for a person; ``approvals`` holds the answer
+             ├─ rejected   │
+             ├─ expired    │       unanswered past the deadline
+             └─ superseded │       a newer decision for the same SKU and kind replaced it
+                           │       (``superseded_by`` points at it)
+                           ├──> executed   re-checked by the rules at execution; a row in
+                           │               ``executions`` (unique idempotency key)
+                           └──> refused    the rules at execution allowed nothing of it
 
 Tables:
 
@@ -140,6 +142,8 @@ class Action(Base):
     card: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text, default="")
     idempotency_key: Mapped[str] = mapped_column(String(64))
+    # the newer decision for the same SKU and kind that replaced this one while it waited
+    superseded_by: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from agent.claims import DecisionConflictError, ThreadBusyError
+from agent.answers import DecisionConflictError
 from agent.errors import ApprovalError, RunNotFoundError, RunStateError
 from agent.web.errors import AuthError, ForbiddenError, NotFoundError
 from envs.errors import ShopOpsError
@@ -35,7 +35,6 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (NotFoundError, 404, "not_found"),
     (RunNotFoundError, 404, "not_found"),
     (DecisionConflictError, 409, "conflict"),
-    (ThreadBusyError, 503, "busy"),
     (ApprovalError, 422, "invalid"),
     (RunStateError, 409, "state"),
 )
@@ -48,7 +47,10 @@ def _problem(_request: Request, exc: Exception) -> JSONResponse:
             status, code = st, c
             break
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": str(exc), "code": code}, status_code=status, headers=headers)
+    body: dict[str, Any] = {"detail": str(exc), "code": code}
+    if isinstance(exc, DecisionConflictError):
+        body["status"] = exc.status  # the real status: the reply tells who won and how
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def create_app(db_url: str | None = None, chat_model: str | None = None) -> FastAPI:

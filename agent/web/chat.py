@@ -24,7 +24,6 @@ class WebChatSession(ChatSession):
 
     Args:
         store: the open store.
-        checkpointer: an open LangGraph checkpointer on the same database.
         principal: the caller.
         run_id: the run the conversation is about.
         shop_id: that run's shop.
@@ -35,7 +34,6 @@ class WebChatSession(ChatSession):
     def __init__(
         self,
         store: Any,
-        checkpointer: Any,
         principal: Principal,
         run_id: str,
         shop_id: str,
@@ -43,7 +41,7 @@ class WebChatSession(ChatSession):
         tools: list[Any] | None = None,
     ) -> None:
         principal.require_see(shop_id)
-        super().__init__(store, checkpointer, principal.name, run_id, model, tools)
+        super().__init__(store, principal.name, run_id, model, tools)
         self.principal, self.shop_id = principal, shop_id
 
     def _answer(self, decisions: dict[int, dict]) -> str:
@@ -58,6 +56,8 @@ def reply_text(reply: Any, width: int = 96) -> str:
     if reply is None:
         return ""
     buf = io.StringIO()
-    console = Console(file=buf, width=width, record=True, color_system=None, highlight=False)
+    console = Console(
+        file=buf, width=width, record=True, color_system=None, highlight=False, markup=False
+    )
     console.print(reply, soft_wrap=isinstance(reply, str))  # the browser wraps plain text
     return console.export_text().rstrip()

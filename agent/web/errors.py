@@ -6,8 +6,8 @@ error                                  status  when
 :class:`AuthError`                     401     no token, an unknown or a revoked token
 :class:`ForbiddenError`                403     the role or the shop grants do not allow it
 :class:`NotFoundError`                 404     no such decision or run
-:class:`agent.claims.DecisionConflictError`  409  the decision was answered first by someone
-:class:`agent.claims.ThreadBusyError`  503     the day's thread stayed busy; retry
+:class:`agent.answers.DecisionConflictError`  409  answered first by someone, expired or
+                                               superseded (``status`` says which)
 :class:`agent.errors.ApprovalError`    422     the answer does not fit the decision
 =====================================  ======  ==========================================
 

@@ -13,17 +13,18 @@
 ``POST /api/chat``                          one line of the approval chat about a run
 ==========================================  ==========================================
 
-Answering goes through :func:`agent.runner.answer_pending`, which claims the decision in the
-database before resuming the graph (:mod:`agent.claims`): of two approvers answering the same
-decision at once, exactly one gets 200 and the other 409; the graph resumes once.
+Answering goes through :func:`agent.runner.answer_pending` (:mod:`agent.answers`): one
+transaction that locks the run, checks the decision is still pending, records the answer and
+executes it re-checked by the rules. Of two approvers answering the same decision at once,
+exactly one gets 200 and the other 409 with the decision's real status; a failed answer
+leaves nothing behind and blocks nothing else.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from agent.web.auth import Principal, authenticate
@@ -65,6 +66,8 @@ def principal(
 
 
 Who = Annotated[Principal, Depends(principal)]
+#: A decision id in a path: a whole number that fits the store's integer column (422 else).
+DecisionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the decision's id")]
 
 
 @router.get("/me", response_model=Me)
@@ -97,14 +100,11 @@ def decisions(
 @router.get(
     "/decisions/{action_id}", response_model=DecisionDetail, responses={404: {"model": Problem}}
 )
-def decision(request: Request, who: Who, action_id: int) -> dict[str, Any]:
+def decision(request: Request, who: Who, action_id: DecisionId) -> dict[str, Any]:
     """One decision with its card, answer (who, what, why) and execution."""
     from agent.web.queries import get_decision
 
     return get_decision(_store(request), who, action_id)
-
-
-_EDIT_FIELDS = {"restock": ("quantity",), "promotion": ("discount", "duration_days")}
 
 
 @router.post(
@@ -112,71 +112,51 @@ _EDIT_FIELDS = {"restock": ("quantity",), "promotion": ("discount", "duration_da
     response_model=AnswerResult,
     responses={
         404: {"model": Problem, "description": "no such decision"},
-        409: {"model": Problem, "description": "already answered (by whom); nothing changed"},
-        503: {"model": Problem, "description": "the day's thread stayed busy; retry"},
+        409: {
+            "model": Problem,
+            "description": "no longer pending (answered by whom, expired or superseded: "
+            "`status` says which); nothing changed",
+        },
     },
 )
-def answer(request: Request, who: Who, action_id: int, body: AnswerRequest) -> dict[str, Any]:
-    """Accept, edit or reject a pending decision; the run's graph resumes and executes it.
+def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerRequest
+           ) -> dict[str, Any]:
+    """Accept, edit or reject a pending decision; accepted and edited lines execute at once.
 
-    Recorded with the caller's name and reason. 409 when someone answered it first.
+    What executes is re-checked against the rules (budgets, caps, cover) on the shop's open
+    day; ``message`` and ``notes`` say anything they clipped or refused. Recorded with the
+    caller's name and reason. 409 (with the real ``status``) when it is no longer pending.
     """
-    from agent.checkpoint import open_checkpointer
-    from agent.claims import DecisionConflictError
-    from agent.errors import ApprovalError
     from agent.runner import answer_pending
     from agent.web.queries import get_decision
 
     store = _store(request)
     d = get_decision(store, who, action_id)  # 404 / 403 (cannot see)
     who.require_answer(d["shop_id"])  # 403 (role or grant)
-    if d["status"] != "pending":
-        by = d["answer"]["by"] if d["answer"] else None
-        raise DecisionConflictError(action_id, by, d["status"])
     item: dict[str, Any] = {"choice": body.choice, "reason": body.reason}
-    if body.choice == "edit":
-        fields = _EDIT_FIELDS[d["kind"]]
-        given = {f: getattr(body, f) for f in fields if getattr(body, f) is not None}
-        wrong = [
-            f
-            for f in ("quantity", "discount", "duration_days")
-            if f not in fields and getattr(body, f) is not None
-        ]
-        if wrong or not given:
-            raise RequestValidationError(
-                [
-                    {
-                        "loc": ("body", wrong[0] if wrong else fields[0]),
-                        "msg": f"an edit of a {d['kind']} takes {' and/or '.join(fields)}",
-                        "type": "value_error",
-                    }
-                ]
-            )
-        item.update(given)
-    ans = {"by": who.name, "decisions": {str(action_id): item}}
-    try:
-        with open_checkpointer(store.url) as saver:
-            res = answer_pending(store, saver, d["run_id"], d["day"], ans)
-    except DecisionConflictError:
-        raise
-    except ApprovalError:
-        now = get_decision(store, who, action_id)
-        if now["status"] != "pending":  # answered between our check and the claim
-            raise DecisionConflictError(
-                action_id, now["answer"]["by"] if now["answer"] else None, now["status"]
-            ) from None
-        raise
+    for f in ("quantity", "discount", "duration_days"):
+        if getattr(body, f) is not None:
+            item[f] = getattr(body, f)
+    res = answer_pending(
+        store, d["run_id"], {"by": who.name, "decisions": {str(action_id): item}}
+    )
+    done = res.decisions[0]
     after = get_decision(store, who, action_id)
+    from agent.web.queries import list_decisions
+
     return {
         "action_id": action_id,
         "status": after["status"],
-        "by": after["answer"]["by"] if after["answer"] else who.name,
+        "by": done.by,
         "run_id": d["run_id"],
         "day": d["day"],
         "executed": after["execution"] is not None,
         "execution": after["execution"],
-        "still_pending": res["still_pending"],
-        "day_finished": res["finished"],
+        "message": done.sentence(),
+        "notes": done.notes,
+        "still_pending": [
+            x["action_id"] for x in list_decisions(store, who, run_id=d["run_id"])
+        ],
     }
 
 
@@ -211,7 +191,6 @@ def alerts(
 @router.post("/chat", response_model=ChatReply, responses={404: {"model": Problem}})
 def chat(request: Request, who: Who, body: ChatRequest) -> dict[str, Any]:
     """One line of the approval chat (``help`` lists the commands), as ``shopops chat``."""
-    from agent.checkpoint import open_checkpointer
     from agent.web.chat import WebChatSession, reply_text
     from agent.web.queries import run_shop
 
@@ -221,10 +200,9 @@ def chat(request: Request, who: Who, body: ChatRequest) -> dict[str, Any]:
     model = request.app.state.chat_model
     tools: list[Any] = []
     if model is not None:
-        from agent.commands.chat import _read_tools
+        from agent.chat import read_tools
 
-        tools = _read_tools(store, body.run_id)
-    with open_checkpointer(store.url) as saver:
-        session = WebChatSession(store, saver, who, body.run_id, shop, model, tools)
-        reply = session.handle(body.line)
+        tools = read_tools(store, body.run_id)
+    session = WebChatSession(store, who, body.run_id, shop, model, tools)
+    reply = session.handle(body.line)
     return {"reply": reply_text(reply), "quit": reply is None}

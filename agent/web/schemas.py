@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 __all__ = [
     "Alert",
@@ -27,10 +27,14 @@ __all__ = [
 
 
 class Problem(BaseModel):
-    """An error: what went wrong, in one sentence (401, 403, 404, 409, 503)."""
+    """An error: what went wrong, in one sentence (401, 403, 404, 409, 422)."""
 
     detail: str
-    code: str = Field(description="auth | forbidden | not_found | conflict | busy | invalid")
+    status: str | None = Field(
+        None, description="with 409: the decision's real status (executed, rejected, expired, "
+        "superseded, ...)"
+    )
+    code: str = Field(description="auth | forbidden | not_found | conflict | invalid | state")
 
 
 class Me(BaseModel):
@@ -95,14 +99,21 @@ class AnswerRequest(BaseModel):
 
     choice: Literal["accept", "edit", "reject"]
     reason: str = Field("", max_length=2000, validate_default=True)
-    quantity: int | None = Field(None, ge=0, le=10_000_000)
-    discount: float | None = Field(None, ge=0.0, lt=1.0)
-    duration_days: int | None = Field(None, ge=1, le=365)
+    # strict: true is not 1, 40.5 is not 40; NaN and Infinity are refused
+    quantity: StrictInt | None = Field(None, ge=0, le=10_000_000)
+    discount: float | None = Field(None, ge=0.0, lt=1.0, allow_inf_nan=False, strict=True)
+    duration_days: StrictInt | None = Field(None, ge=1, le=365)
 
     @field_validator("reason")
     @classmethod
     def _reason_for_reject(cls, v: str, info: ValidationInfo) -> str:
-        v = v.strip()
+        from agent.approvals import clean_text
+        from agent.errors import ApprovalError
+
+        try:
+            v = clean_text(v, "reason").strip()
+        except ApprovalError as exc:
+            raise ValueError(str(exc).removeprefix("reason: ")) from None
         if info.data.get("choice") == "reject" and not v:
             raise ValueError("a rejection needs a reason")
         return v
@@ -116,17 +127,20 @@ class AnswerRequest(BaseModel):
 
 
 class AnswerResult(BaseModel):
-    """What the answer did: the action's status after the graph resumed."""
+    """What the answer did, in one transaction: the decision's status now, what reached the
+    shop (re-checked by the rules at execution) and, in ``message`` and ``notes``, anything
+    the rules clipped or refused."""
 
     action_id: int
-    status: str = Field(description="executed, rejected, ... (after the graph resumed)")
+    status: str = Field(description="executed, refused (by the rules at execution), rejected")
     by: str
     run_id: str
     day: int
     executed: bool
     execution: Execution | None
-    still_pending: list[int] = Field(description="other decisions of that day still waiting")
-    day_finished: bool = Field(description="the day's thread ran to its end")
+    message: str = Field(description="what happened, in one sentence, for the person")
+    notes: list[str] = Field(description="what the rules changed at execution, if anything")
+    still_pending: list[int] = Field(description="other decisions of that run still waiting")
 
 
 class RunItem(BaseModel):
