@@ -60,7 +60,7 @@ def test_run_status_chat_replay(db):
         )
     )
     assert "decisions waiting" in text and "waits because its risk" in text
-    assert "needs a reason" in text and "recorded 1 decision" in text
+    assert "needs a reason" in text and f"#{aid} reject by erin: rejected" in text
     st2 = json.loads(_ok(r.invoke(app, ["status", "--db", db, "--json"])))
     assert aid not in st2["pending"]
 

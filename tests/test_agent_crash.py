@@ -33,7 +33,8 @@ SCRIPT = textwrap.dedent('''
     from agent.runner import RunOptions, Runner, create_run, load_context
 
     class ManyOrders:
-        """Every day: 10 units of each pantry/household SKU, 400 units of two of them."""
+        """Every day 10 units of each pantry/household SKU; on day 0 400 units of two of them
+        (which wait for a person; no later order supersedes them)."""
         name = "many_orders"
         def reset(self, sim):
             self.n = sim.n
@@ -43,7 +44,7 @@ SCRIPT = textwrap.dedent('''
         def act(self, view, sim):
             a = PlanArrays.empty(self.n)
             a.order_qty[self.cheap] = 10
-            a.order_qty[self.cheap[:2]] = 400
+            a.order_qty[self.cheap[:2]] = 400 if view.day == 0 else 0
             return a
 
     class KillingShop(SimShop):
@@ -61,7 +62,8 @@ SCRIPT = textwrap.dedent('''
     store = open_store(db)
     if mode == "start":
         ap = ApprovalPolicy(mode="risky", threshold=0.5, spend_alert=1000.0, deadline_days=5,
-                            weights={"deviation": 0, "drift": 0, "anomaly": 0})
+                            weights={"deviation": 0, "drift": 0, "anomaly": 0},
+                            execute_safe_part=False)
         run_id = create_run(store, RunOptions(scenario="steady", seed=7, policy="many_orders",
                                               approval=ap, signals="ema", exec_chunk=2),
                             policy=ManyOrders())
@@ -161,19 +163,17 @@ def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
         ref_store.close()
 
     # 4. the pending approval can still be answered; its actions execute once, on day 2
-    from agent.checkpoint import open_checkpointer
+    from agent.answers import DecisionConflictError
     from agent.runner import answer_pending
 
     answer = {
         "by": "dana",
         "decisions": {str(i): {"choice": "accept", "reason": "ok"} for i in pending0},
     }
-    with open_checkpointer(store.url) as saver:
-        res = answer_pending(store, saver, run_id, 0, answer)
-        assert res["finished"] and res["still_pending"] == []
-        again = answer  # answering twice is refused: nothing is pending any more
-        with pytest.raises(Exception, match="no pending actions"):
-            answer_pending(store, saver, run_id, 0, again)
+    res = answer_pending(store, run_id, answer)
+    assert {d.status for d in res.decisions} == {"executed"}
+    with pytest.raises(DecisionConflictError, match="already answered by dana"):
+        answer_pending(store, run_id, answer)  # answering twice: nothing is pending any more
     with store.session() as s:
         late = s.scalars(select(Execution).where(Execution.action_id.in_(pending0))).all()
         assert sorted(e.action_id for e in late) == pending0

@@ -14,8 +14,14 @@ from rich.console import Console
 
 from agent.cards import policy_line, render_card
 from agent.checkpoint import open_checkpointer
-from agent.runner import Runner, RunOptions, answer_pending, create_run, load_context
-from agent.state import thread_id
+from agent.runner import (
+    Runner,
+    RunOptions,
+    answer_pending,
+    create_run,
+    load_context,
+    pending_cards,
+)
 from agent.store import open_store
 from agent.store.models import Action, PlanRecord
 from agent.web.auth import Principal
@@ -36,8 +42,7 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
     with open_checkpointer(store.url) as saver:
         runner = Runner(load_context(store, run_id, policy=policy), saver, approver=None)
         runner.decide_day(0)
-        st = runner.graph.get_state({"configurable": {"thread_id": thread_id(run_id, 0)}})
-        cards = st.interrupts[0].value["cards"]
+    cards = pending_cards(store, run_id)
     assert cards, "the LM ordered nothing on day 0 of a steady shop"
     for card in cards:  # each card shows what the model read and wrote, in the grammar
         assert card["lm_prompt"].endswith("->") and parse_completion(card["lm_decision"])
@@ -62,9 +67,9 @@ def test_lm_decisions_and_human_verdicts_become_training_signal(tmp_path: Path) 
         str(second["action_id"]): {"choice": "edit", "quantity": halved, "reason": "half"},
         **{str(c["action_id"]): {"choice": "accept"} for c in rest},
     }}
-    with open_checkpointer(store.url) as saver:
-        out = answer_pending(store, saver, run_id, 0, answer)
-    assert out["finished"]
+    out = answer_pending(store, run_id, answer)
+    assert {d.status for d in out.decisions} <= {"executed", "rejected", "refused"}
+    assert pending_cards(store, run_id) == []
     with store.session() as s:
         plan = s.scalars(select(PlanRecord).where(PlanRecord.run_id == run_id)).one()
         assert plan.policy == f"lm@{policy.version}" and len(policy.version) == 12

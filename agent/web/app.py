@@ -10,6 +10,7 @@ body, so tokens never reach the logs (uvicorn's access log has the path only).
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,25 @@ def _problem(_request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DecisionConflictError):
         body["status"] = exc.status  # the real status: the reply tells who won and how
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _finite(x: Any) -> Any:
+    """``x`` with non-finite floats as strings (JSON has no NaN or Infinity)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
+def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, safe for inputs JSON cannot carry back (``NaN``, ``Infinity``)."""
+    from fastapi.encoders import jsonable_encoder
+
+    errors = [_finite(jsonable_encoder(e)) for e in exc.errors()]  # type: ignore[attr-defined]
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 def create_app(db_url: str | None = None, chat_model: str | None = None) -> FastAPI:
@@ -95,6 +115,9 @@ def create_app(db_url: str | None = None, chat_model: str | None = None) -> Fast
     app.state.store = store
     app.state.chat_model = model
     app.add_exception_handler(ShopOpsError, _problem)
+    from fastapi.exceptions import RequestValidationError
+
+    app.add_exception_handler(RequestValidationError, _invalid)
 
     from agent.web.routes import router
 

@@ -25,8 +25,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from agent.approvals import EDIT_FIELDS
 from agent.web.auth import Principal, authenticate
 from agent.web.schemas import (
     Alert,
@@ -43,6 +45,8 @@ from agent.web.schemas import (
 from agent.web.schemas import Decision as DecisionOut
 
 __all__ = ["router"]
+
+EDIT_FIELDS_ALL = ("quantity", "discount", "duration_days")
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `shopops tokens create`.")
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -134,9 +138,17 @@ def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerReques
     d = get_decision(store, who, action_id)  # 404 / 403 (cannot see)
     who.require_answer(d["shop_id"])  # 403 (role or grant)
     item: dict[str, Any] = {"choice": body.choice, "reason": body.reason}
-    for f in ("quantity", "discount", "duration_days"):
-        if getattr(body, f) is not None:
-            item[f] = getattr(body, f)
+    given = {f: v for f in EDIT_FIELDS_ALL if (v := getattr(body, f)) is not None}
+    if body.choice == "edit":  # the edit rules' one home is agent.approvals.EDIT_FIELDS;
+        allowed = EDIT_FIELDS[d["kind"]]  # here they only become field errors (422 + loc)
+        wrong = [f for f in given if f not in allowed]
+        if wrong or not given:
+            raise RequestValidationError([{
+                "loc": ("body", wrong[0] if wrong else allowed[0]),
+                "msg": f"an edit of a {d['kind']} takes {' and/or '.join(allowed)}",
+                "type": "value_error",
+            }])
+    item.update(given)
     res = answer_pending(
         store, d["run_id"], {"by": who.name, "decisions": {str(action_id): item}}
     )
