@@ -457,6 +457,7 @@ def _safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:
     """
     out = np.zeros(len(acts))
     cand = np.zeros_like(arrays.order_qty)
+    rows: list[int] = []
     moq = np.asarray(view.moq, dtype=float)
     cost = np.maximum(np.asarray(view.unit_cost, dtype=float), 1e-9)
     spend_cap = np.floor(ap.threshold * ap.spend_alert / max(ap.weights.spend, 1e-9) / cost - 1)
@@ -469,12 +470,14 @@ def _safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:
         q = min(float(a.params["quantity"]), max(np.ceil(need), moq[p]), spend_cap[p])
         if moq[p] <= q < float(a.params["quantity"]):
             cand[p] = q
+            rows.append(i)
     if not cand.any():
         return out
     zeros = np.zeros_like(arrays.promo_set)
     again = score_actions(cand, zeros, np.zeros_like(arrays.discount), view, snap, ap)
-    for i, p in enumerate(pos):
-        if cand[p] > 0 and again["restock"][p] < ap.threshold:
+    for i in rows:
+        p = pos[i]
+        if again["restock"][p] < ap.threshold:
             out[i] = cand[p]
     return out
 

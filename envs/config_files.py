@@ -73,6 +73,9 @@ def read_yaml_mapping(path: Path, error: type[Exception], what: str, hint: str =
         raise error(f"{path}: cannot read the {what}: not found{hint}") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: the {what} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+                    ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -222,8 +222,13 @@ class MarketplaceEnv(gym.Env):
 
     def fork(self, seed: int | None = None) -> MarketplaceEnv:
         """An independent copy sharing the future random draws (see ``MarketSimulator.fork``)."""
+        import copy
+
         other = MarketplaceEnv.__new__(MarketplaceEnv)
-        other.__dict__.update(self.__dict__)
+        for k, v in self.__dict__.items():  # own buffers and random generator, never shared
+            if k not in ("sim", "scenario"):
+                other.__dict__[k] = copy.deepcopy(v)
+        other.scenario = self.scenario  # immutable: shared
         other.sim = self.sim.fork(seed)
         return other
 

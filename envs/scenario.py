@@ -333,6 +333,15 @@ class ScenarioSpec(_Strict):
                     f"categories.{i}.supplier: unknown supplier {c.supplier!r}; "
                     f"defined suppliers: {sups}"
                 )
+        cells = self.n_skus * self.horizon_days
+        if cells > MAX_SKU_DAYS:
+            gib = cells * _BYTES_PER_SKU_DAY / 2**30
+            raise ValueError(
+                f"categories: {self.n_skus:,} SKUs x horizon_days {self.horizon_days:,} = "
+                f"{cells:,} SKU-days, past the limit of {MAX_SKU_DAYS:,} (the simulator keeps "
+                f"about {_BYTES_PER_SKU_DAY} bytes per SKU-day: {gib:,.0f} GiB here); use "
+                "fewer SKUs or a shorter horizon"
+            )
         ids = [s.id for c in self.categories for s in (c.skus or [])]
         if len(set(ids)) != len(ids):
             raise ValueError("categories: explicit SKU ids must be unique across categories")
@@ -388,6 +397,11 @@ def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:
         raise ScenarioError(source, field, message) from None
 
 
+#: Largest scenario (SKUs x days) validated before anything is allocated.
+MAX_SKU_DAYS = 200_000_000
+_BYTES_PER_SKU_DAY = 40
+
+
 def load_scenario(path_or_name: str | Path) -> ScenarioSpec:
     """Load a scenario by path, or by name from the shipped ``scenarios/`` folder.
 
@@ -400,6 +414,10 @@ def load_scenario(path_or_name: str | Path) -> ScenarioSpec:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError(str(path), "<file>", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            str(path), "<file>", f"not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

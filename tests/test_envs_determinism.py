@@ -125,3 +125,21 @@ def test_pickle_round_trip_continues_identically() -> None:
     trajectory(sim, 70, plan_seed=0)
     clone = pickle.loads(pickle.dumps(sim))
     assert same(trajectory(sim, 20, plan_seed=6), trajectory(clone, 20, plan_seed=6))
+
+
+def test_a_forked_env_shares_no_buffer_or_generator():
+    """Issue 18: ``fork()`` copied ``__dict__``, so a fork shared ``np_random`` and the
+    observation buffer with the original."""
+    import numpy as np
+
+    from envs.marketplace import MarketplaceEnv
+
+    env = MarketplaceEnv("steady")
+    env.reset(seed=3)
+    fork = env.fork()
+    assert fork.np_random is not env.np_random and fork._obs is not env._obs
+    a = env.action_space.sample()
+    o1, *_ = fork.step(a)
+    keep = o1.copy()
+    env.step(a)
+    assert np.array_equal(keep, o1)  # the original's step did not write into the fork's obs

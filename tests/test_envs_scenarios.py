@@ -140,3 +140,24 @@ def test_missing_file_and_unknown_name() -> None:
         load_scenario("does/not/exist.yaml")
     with pytest.raises(ScenarioError, match="no such scenario; shipped: classic"):
         load_scenario("nonexistent")
+
+
+def test_oversized_and_non_utf8_scenarios_are_refused_before_allocating(tmp_path):
+    """Issue 18: a 1e9-SKU scenario validated and then exhausted memory; a non-UTF-8 file
+    gave a traceback."""
+    import yaml
+
+    from envs.errors import ScenarioError
+    from envs.scenario import load_scenario
+
+    base = yaml.safe_load((Path(__file__).parents[1] / "scenarios" / "steady.yaml").read_text())
+    for c in base["categories"]:
+        c["n_skus"] = 1_000_000
+    big = tmp_path / "big.yaml"
+    big.write_text(yaml.safe_dump(base))
+    with pytest.raises(ScenarioError, match="SKU-days, past the limit"):
+        load_scenario(big)
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("name: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ScenarioError, match="not UTF-8"):
+        load_scenario(bad)

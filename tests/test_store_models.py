@@ -126,3 +126,18 @@ def test_unwritable_sqlite_path_names_the_file(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(StoreError, match="file"):
         open_store(str(blocker / "sub" / "x.db"))
+
+
+def test_store_urls_are_parsed_by_sqlalchemy(tmp_path):
+    """Issue 18: ``sqlite+pysqlite:///`` was not recognised (string prefixes)."""
+    from agent.store.url import is_postgres, psycopg_conninfo, resolve_db_url, sqlite_path
+
+    f = tmp_path / "x.db"
+    assert sqlite_path(resolve_db_url(f"sqlite+pysqlite:///{f}")) == f
+    assert sqlite_path(resolve_db_url(str(f))) == f
+    assert sqlite_path("sqlite://") is None
+    pg = resolve_db_url("postgres://u:p@h:5/db")
+    assert pg == "postgresql+psycopg://u:p@h:5/db" and is_postgres(pg)
+    assert resolve_db_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert psycopg_conninfo(pg) == "postgresql://u:p@h:5/db"
+    assert not is_postgres(resolve_db_url(str(f)))

@@ -18,34 +18,49 @@ DEFAULT_DB_PATH = Path("~/.shopops/shopops.db")
 
 
 def resolve_db_url(url: str | os.PathLike[str] | None = None) -> str:
-    """The SQLAlchemy URL for ``url`` (see the module docstring for the defaults)."""
+    """The SQLAlchemy URL for ``url`` (see the module docstring for the defaults).
+
+    URLs are parsed by SQLAlchemy's own :func:`~sqlalchemy.engine.make_url`, so any driver
+    spelling (``sqlite+pysqlite:///``, ``postgres://``, ``postgresql+psycopg2://``) is read
+    for what it is; every PostgreSQL URL uses psycopg 3.
+    """
+    from sqlalchemy.engine import make_url
+
     raw = str(url) if url is not None else os.environ.get("SHOPOPS_DB") or str(DEFAULT_DB_PATH)
     if "://" not in raw:
         path = Path(raw).expanduser().resolve()
         return f"sqlite:///{path}"
-    if raw.startswith("postgres://"):
+    if raw.startswith("postgres://"):  # Heroku-style alias SQLAlchemy does not accept
         raw = "postgresql://" + raw[len("postgres://") :]
-    if raw.startswith("postgresql://"):
-        raw = "postgresql+psycopg://" + raw[len("postgresql://") :]
-    return raw
+    parsed = make_url(raw)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
 
 
 def is_postgres(url: str) -> bool:
     """True for a PostgreSQL URL."""
-    return url.startswith("postgresql")
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).get_backend_name() == "postgresql"
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The file of a ``sqlite:///`` URL (``None`` for in-memory or other databases)."""
-    if not url.startswith("sqlite:///"):
+    """The file of a SQLite URL (``None`` for in-memory or other databases)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
         return None
-    rest = url[len("sqlite:///") :].split("?", 1)[0]
-    return None if rest in ("", ":memory:") else Path(rest)
+    db = parsed.database
+    return None if db in (None, "", ":memory:") else Path(db)
 
 
 def psycopg_conninfo(url: str) -> str:
     """The libpq connection string psycopg expects for a SQLAlchemy PostgreSQL URL."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://"):
-        if url.startswith(prefix):
-            return "postgresql://" + url[len(prefix) :]
-    return url
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
