@@ -1,6 +1,6 @@
 """Decision cards: what a person sees about one risky action, and how it is drawn.
 
-A card is plain JSON (it travels in the interrupt payload and is stored on the action)::
+A card is plain JSON, stored on the pending action (the chat, the API and the console read it)::
 
     {"action_id": 17, "run_id": "...", "day": 12, "sku": "pantry-00003", "kind": "restock",
      "summary": "restock pantry-00003 x400",
@@ -13,7 +13,10 @@ A card is plain JSON (it travels in the interrupt payload and is stored on the a
              "need_units": 22.0, "moq": 10, "value": 812.0, "drift": 0.0, "anomaly": 0.0},
      "effect": {"horizon_days": 14, "profit_delta": 41.5, "plan_profit_delta": 812.3},
      "rules": [{"rule": "moq.minimum", "outcome": "clipped", "detail": "..."}],
-     "expires_day": 14, "choices": ["accept", "edit", "reject"]}
+     "expires_day": 14, "choices": ["accept", "edit", "reject"],
+     "safe_part": {"action_id": 16, "quantity": 22},   # only for the excess of a split order
+     "previous_answer": {"day": 11, "decision": "reject", "by": "alice", ...},  # if recent
+     "outcome": {"status": "executed", "executed": {...}, "notes": [...], "message": "..."}}
 
 ``effect.profit_delta`` is the what-if difference attributed to this SKU (this plan versus no
 action, on a simulator fork with a sampled future); ``plan_profit_delta`` the whole plan's.
@@ -119,6 +122,11 @@ def render_card(card: Mapping[str, Any]) -> Any:
         sp = card["safe_part"]
         row("safe part", f"x{sp['quantity']} of this order executed automatically (#"
             f"{sp['action_id']}); this decision is about the rest")
+    if card.get("previous_answer"):
+        pa = card["previous_answer"]
+        row("last answer", f"day {pa['day']}: {pa['by']} {pa['decision']}ed {pa['asked']}"
+            + (f" to {pa['edit']}" if pa.get("edit") else "")
+            + (f" ({pa['reason']})" if pa.get("reason") else ""))
     if card.get("outcome"):
         row("outcome", card["outcome"].get("message", ""))
     row("expires", f"at the close of day {card.get('expires_day')}")

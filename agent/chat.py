@@ -31,7 +31,8 @@ from sqlalchemy import select
 from agent.approvals import EDIT_FIELDS, parse_discount, parse_quantity
 from agent.cards import card_brief, render_card
 from agent.errors import AgentConfigError, ApprovalError, ShopOpsError
-from agent.runner import answer_pending, pending_cards
+from agent.queries import pending_cards
+from agent.runner import answer_pending
 from agent.store import Store
 from agent.store.models import Execution
 

@@ -3,7 +3,7 @@
     START -> sense -> plan -> check -> route -> act -> learn -> END
 
 * ``sense``: stock, pipeline, sales, forecast bands, drift alerts, anomalies, events.
-* ``plan``: the policy's plan, recorded, and carried as tool calls in one message.
+* ``plan``: the policy's plan, recorded (a ``plans`` row; the next nodes act on it).
 * ``check``: hard rules; one action row per surviving line, every repair/refusal recorded;
   older pending decisions for the same SKU and kind are superseded.
 * ``route``: risk per action; the approval mode marks each ``auto`` or ``pending`` (card);

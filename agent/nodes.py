@@ -12,7 +12,6 @@ pending decisions, answered from any process by :func:`agent.answers.apply_answe
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import time
 from collections.abc import Callable
@@ -26,14 +25,20 @@ from sqlalchemy import delete, func, insert, select, update
 from agent.answers import supersede_older
 from agent.context import AgentContext
 from agent.execute import execute_ready, lock_run, shop_now
+from agent.routing import (
+    decision_card,
+    excess_row,
+    excess_whatif,
+    loses,
+    recent_answers,
+    safe_parts,
+)
 from agent.state import DayState
 from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
 from envs.plan import Plan, PlanArrays
 from tools.actions import (
-    TOOL_FOR_KIND,
     arrays_from_lines,
     idempotency_key,
-    line_summary,
     lines_from_arrays,
 )
 from tools.guardrails import RuleEvent as GuardEvent
@@ -110,15 +115,10 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 
 
 # ---------------------------------------------------------------------------- plan
-#: Keys of a proposed line that are records, not arguments of the tool that carries it out.
-#: What a language-model policy read and wrote for a line (feedback training reads these).
-_LM_KEYS = ("lm_prompt", "lm_decision", "lm_advice", "lm_basis")
-_NOT_TOOL_ARGS = frozenset({"kind", *_LM_KEYS})
-
 
 @_timed("plan")
 def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
-    """Ask the policy for the day's plan; record it; carry it as tool calls in a message."""
+    """Ask the policy for the day's plan and record it (the ``plans`` row and blob)."""
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     policy = ctx.need_policy()
@@ -182,23 +182,14 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         s.flush()
         plan_id = int(rec.id)
         ctx.store.put_blob(run_id, f"plan:{day}", arrays, session=s)
-        # an unpicklable policy is rebuilt from the registry on resume
-        with contextlib.suppress(Exception):
-            ctx.store.put_blob(run_id, "policy", policy, session=s)
+        ctx.store.put_blob(run_id, "policy", policy, session=s)  # its state, for a resume
     n_r = sum(ln["kind"] == "restock" for ln in lines)
     msg = AIMessage(
         content=(
             f"Plan for day {day} by {ctx.policy_name}: {n_r} purchase orders, "
-            f"{len(lines) - n_r} promotion changes (plan {plan_id})."
+            f"{len(lines) - n_r} promotion changes (plan {plan_id}; its lines are checked, "
+            "routed and executed by the next nodes, never by this message)."
         ),
-        tool_calls=[
-            {
-                "name": TOOL_FOR_KIND[ln["kind"]],
-                "id": f"{ln['kind']}:{ln['sku']}:{day}",
-                "args": {k: v for k, v in ln.items() if k not in _NOT_TOOL_ARGS},
-            }
-            for ln in lines
-        ],
         name="plan",
         id=f"plan-{day}",
     )
@@ -325,12 +316,16 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     risk = score_actions(arrays.order_qty, arrays.promo_set, arrays.discount, view, snap, ap)
     pos = np.array([shop.sku_index[a.sku] for a in acts], dtype=np.int64)
     score = np.array([risk[a.kind][p] for a, p in zip(acts, pos, strict=True)])
+    recent = recent_answers(store, run_id, day, {(a.kind, a.sku) for a in acts})
+    rejected = np.array(
+        [recent.get((a.kind, a.sku), {}).get("decision") == "reject" for a in acts], dtype=bool
+    )
     if ap.mode == "auto":
         pending = np.zeros(len(acts), dtype=bool)
     elif ap.mode == "confirm":
         pending = np.ones(len(acts), dtype=bool)
-    else:
-        pending = score >= ap.threshold
+    else:  # risky; and what a person rejected lately goes back to a person, never auto
+        pending = (score >= ap.threshold) | rejected
     whatif = shop.what_if(arrays, ap.whatif_horizon) if pending.any() else None
     part_names = {
         "restock": ("spend", "deviation", "drift", "anomaly"),
@@ -340,10 +335,12 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     split = np.zeros(len(acts), dtype=float)  # the safe part of a risky restock
     if whatif is not None:  # a proposal that loses money by its own what-if is not put
         for i, (a, p) in enumerate(zip(acts, pos, strict=True)):  # to a person
-            refuse[i] = pending[i] and _loses(a.kind, float(whatif.per_sku[p]),
+            refuse[i] = pending[i] and loses(a.kind, float(whatif.per_sku[p]),
                                                float(risk["need"][p]))
     if ap.mode == "risky" and ap.execute_safe_part:
-        split = _safe_parts(acts, pos, pending & ~refuse, arrays, risk, view, snap, ap)
+        split = safe_parts(acts, pos, pending & ~refuse & ~rejected, arrays, risk, view, snap,
+                           ap)
+    excess_delta = excess_whatif(shop, arrays, acts, pos, split, whatif)
     pend_ids = [int(a.id) for a, p in zip(acts, pending, strict=True) if p]
     with store.session() as s:
         rules_by_action: dict[int, list[dict]] = {}
@@ -383,7 +380,7 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                     "detail": detail, "before": dict(a.params), "after": None,
                 })
             elif is_p:
-                card = _card(
+                card = decision_card(
                     run_id,
                     day,
                     a,
@@ -398,12 +395,31 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                     ap.deadline_days,
                     getattr(shop, "whatif_unavailable", None) if whatif is None else None,
                 )
+                if (a.kind, a.sku) in recent:  # what people said about this SKU lately
+                    card["previous_answer"] = recent[(a.kind, a.sku)]
                 if split[i] > 0:  # the safe part executes now, the excess waits
                     safe = int(split[i])
                     excess = int(a.params["quantity"]) - safe
                     upd.update(status="auto", params={**a.params, "quantity": safe},
                                reason=f"the safe part of a risky order; x{excess} waits")
-                    excess_rows.append(_excess_row(run_id, day, a, safe, excess, card, upd))
+                    row = excess_row(run_id, day, a, safe, excess, card, upd)
+                    delta = excess_delta.get(i)
+                    if delta is not None:  # the excess's own effect, beyond the safe part
+                        row["card"]["effect"] = {**card["effect"], "profit_delta": delta}
+                    need_left = float(row["card"]["why"]["need_units"])
+                    if delta is not None and loses("restock", delta, need_left):
+                        detail = (f"the excess x{excess} beyond the safe part x{safe} loses "
+                                  f"{-delta:.2f} over {whatif.horizon} days by its own what-if "
+                                  "and the forecast needs no more")
+                        upd["reason"] = f"the safe part of a risky order; not proposed: {detail}"
+                        refused_events.append({
+                            "run_id": run_id, "day": day, "action_id": int(a.id),
+                            "sku": a.sku, "kind": a.kind, "rule": "whatif.negative",
+                            "outcome": "clipped", "detail": detail,
+                            "before": dict(a.params), "after": upd["params"],
+                        })
+                    else:
+                        excess_rows.append(row)
                 else:
                     upd["card"] = card
             updates.append(upd)
@@ -439,130 +455,6 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         "counts": {"auto": len(acts) - n_p - n_r + n_s, "pending": n_p, "split": n_s,
                    "not_proposed": n_r},
     }
-
-
-def _loses(kind: str, delta: float, need: float) -> bool:
-    """A proposal not worth a person's time: its what-if loses money, and (for an order)
-    the forecast needs nothing. An order the forecast needs is kept even when the short
-    what-if horizon cannot see it sell."""
-    return delta < -1e-9 and (kind == "promotion" or need <= 0)
-
-
-def _safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:
-    """Per action, the part of a pending order that would not be risky on its own.
-
-    Capped by the need at the forecast mean over lead time + review (at least one minimum
-    order quantity when there is any need) and by the spend that scores under the
-    threshold; 0 where no smaller order would pass (a drifting or anomalous SKU, no need).
-    """
-    out = np.zeros(len(acts))
-    cand = np.zeros_like(arrays.order_qty)
-    rows: list[int] = []
-    moq = np.asarray(view.moq, dtype=float)
-    cost = np.maximum(np.asarray(view.unit_cost, dtype=float), 1e-9)
-    spend_cap = np.floor(ap.threshold * ap.spend_alert / max(ap.weights.spend, 1e-9) / cost - 1)
-    for i, (a, p) in enumerate(zip(acts, pos, strict=True)):
-        if not pending[i] or a.kind != "restock":
-            continue
-        need = float(risk["need"][p])
-        if need <= 0:
-            continue
-        q = min(float(a.params["quantity"]), max(np.ceil(need), moq[p]), spend_cap[p])
-        if moq[p] <= q < float(a.params["quantity"]):
-            cand[p] = q
-            rows.append(i)
-    if not cand.any():
-        return out
-    zeros = np.zeros_like(arrays.promo_set)
-    again = score_actions(cand, zeros, np.zeros_like(arrays.discount), view, snap, ap)
-    for i in rows:
-        p = pos[i]
-        if again["restock"][p] < ap.threshold:
-            out[i] = cand[p]
-    return out
-
-
-def _excess_row(run_id: str, day: int, a: Any, safe: int, excess: int, card: dict,
-                upd: dict) -> dict[str, Any]:
-    """The pending action for the part of a risky order beyond its safe part."""
-    line = {**a.params, "quantity": excess}
-    why = dict(card["why"])
-    why["on_order"] = float(why["on_order"]) + safe
-    why["need_units"] = round(max(float(why["need_units"]) - safe, 0.0), 1)
-    why["need_upper_units"] = round(max(float(why["need_upper_units"]) - safe, 0.0), 1)
-    return {
-        "run_id": run_id,
-        "plan_id": None,
-        "day": day,
-        "sku": a.sku,
-        "kind": "restock",
-        "proposed": a.proposed or {},
-        "params": line,
-        "status": "pending",
-        "risk": upd["risk"],
-        "risk_parts": upd["risk_parts"],
-        "reason": f"beyond the safe part x{safe} that executed automatically",
-        "idempotency_key": idempotency_key(run_id, day, a.sku, "restock-excess"),
-        "card": {
-            **card,
-            "summary": f"{line_summary(line)} beyond x{safe} already ordered",
-            "line": line,
-            "why": why,
-            "safe_part": {"action_id": int(a.id), "quantity": safe},
-        },
-    }
-
-
-def _card(
-    run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, deadline, unavailable=None
-) -> dict:
-    fc = float(snap.mean_daily[p])
-    cover = float(risk["cover_days"][p])
-    top = max(parts, key=parts.get) if parts else "none"
-    proposed = a.proposed or {}
-    card: dict[str, Any] = {
-        "action_id": int(a.id),
-        "run_id": run_id,
-        "day": day,
-        "sku": a.sku,
-        "kind": a.kind,
-        "summary": line_summary(a.params),
-        "line": a.params,
-        "proposed": {k: v for k, v in proposed.items() if k not in _LM_KEYS},
-        **{k: proposed[k] for k in _LM_KEYS if k in proposed},
-        "risk": {"score": round(score, 4), "top": top, "parts": parts},
-        "why": {
-            "forecast_per_day": round(fc, 3),
-            "band": [round(float(snap.lower[p]), 1), round(float(snap.upper[p]), 1)],
-            "band_days": int(snap.horizon),
-            "on_hand": float(view.on_hand[p]),
-            "on_order": float(view.on_order[p]),
-            "cover_days": round(cover, 2) if np.isfinite(cover) else None,
-            "lead_time": float(view.lead_time[p]),
-            "need_units": round(float(risk["need"][p]), 1),
-            "need_upper_units": round(float(risk["need_upper"][p]), 1),
-            "moq": float(view.moq[p]),
-            "value": round(float(risk["value"][p]), 2),
-            "price": float(view.list_price[p]),
-            "unit_cost": float(view.unit_cost[p]),
-            "discount_cap": float(view.max_discount[p]),
-            "drift": round(float(snap.drift[p]), 4),
-            "anomaly": round(float(snap.anomaly[p]), 4),
-        },
-        "rules": rules,
-        "expires_day": day + int(deadline),
-        "choices": ["accept", "edit", "reject"],
-    }
-    if whatif is not None:
-        card["effect"] = {
-            "horizon_days": whatif.horizon,
-            "seed": whatif.seed,
-            "profit_delta": round(float(whatif.per_sku[p]), 2),
-            "plan_profit_delta": round(float(whatif.total), 2),
-        }
-    elif unavailable:  # a shop that cannot simulate (a real shop without a twin) says why
-        card["effect"] = {"unavailable": unavailable}
-    return card
 
 
 # ---------------------------------------------------------------------------- act

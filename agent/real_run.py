@@ -34,7 +34,6 @@ Signals are the sales averages (``ema``): the online models learn from simulated
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import uuid
@@ -195,11 +194,11 @@ def run_real_shop(
 
 def _create_run(store: Store, shop: Any, shop_file: str, policy_name: str,
                 approval: ApprovalPolicy, rules_path: str | None) -> str:
-    from agent.runner import _make_policy
+    from agent.policy_factory import make_run_policy
 
     rules = load_rules(rules_path)
     rules.check_categories(shop.category_names, source=str(rules_path))
-    policy = _make_policy(policy_name)
+    policy = make_run_policy(policy_name)
     policy.reset(shop.sim)
     run_id = uuid.uuid4().hex[:12]
     with store.session() as s:
@@ -223,8 +222,7 @@ def _create_run(store: Store, shop: Any, shop_file: str, policy_name: str,
         ))
         s.flush()
         store.put_blob(run_id, "signals", {"bytes": b"", "cursor": 0}, session=s)
-        with contextlib.suppress(Exception):  # unpicklable: rebuilt from the registry
-            store.put_blob(run_id, "policy", policy, session=s)
+        store.put_blob(run_id, "policy", policy, session=s)  # StoreError if unpicklable
     return run_id
 
 
@@ -236,7 +234,7 @@ def load_real_context(store: Store, run_id: str, *, with_policy: bool = True,
         RunNotFoundError: no such run.
         RunStateError: the shop's open day is not the run's (another run advanced it).
     """
-    from agent.runner import _make_policy
+    from agent.policy_factory import make_run_policy
     from agent.store.realdata_io import StoreShopData
     from tools.real_shop import SqlShop
 
@@ -254,7 +252,7 @@ def load_real_context(store: Store, run_id: str, *, with_policy: bool = True,
     if with_policy and policy is None:
         policy = store.get_blob(run_id, "policy")
         if policy is None:
-            policy = _make_policy(pol_name)
+            policy = make_run_policy(pol_name)
             policy.reset(shop.sim)
     return AgentContext(
         store=store, run_id=run_id, shop=shop,  # type: ignore[arg-type]
@@ -465,7 +463,8 @@ def drive_real(store: Store, run_id: str, days: int, approver: Approver | None,
                progress: bool = False) -> RealRunResult:
     """Catch up on days now over, then decide ``days`` days (all but the last closed)."""
     from agent.checkpoint import open_checkpointer
-    from agent.runner import Runner, summarize_run
+    from agent.queries import summarize_run
+    from agent.runner import Runner
     from agent.store.realdata import OutboxRow
 
     t0 = time.perf_counter()

@@ -25,7 +25,6 @@ and continues. Approvals are answered from any process with :func:`answer_pendin
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import time
 import uuid
@@ -39,6 +38,8 @@ from agent.approvals import Approver, make_approver
 from agent.context import AgentContext
 from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
+from agent.policy_factory import make_run_policy
+from agent.queries import RunSummary, count_pending, pending_cards, summarize_run
 from agent.state import thread_id
 from agent.store import Store, open_store
 from agent.store.models import (
@@ -101,51 +102,6 @@ class RunOptions:
     exec_chunk: int = 500
 
 
-@dataclasses.dataclass
-class RunSummary:
-    """What a run did (plain values; ``to_dict`` for JSON).
-
-    ``expired_whatif`` sums the what-if profit (from their cards) of the decisions that
-    expired unanswered: what nobody answering was worth, by the agent's own estimate.
-    """
-
-    run_id: str
-    shop_id: str
-    scenario: str | None
-    seed: int
-    policy: str
-    approval_mode: str
-    start_day: int
-    current_day: int
-    days_closed: int
-    profit: float
-    kpis: dict[str, float]
-    statuses: dict[str, int]
-    decisions: dict[str, int]
-    refusals: dict[str, int]
-    pending: int
-    expired_whatif: float = 0.0
-    wall_s: float = 0.0
-    node_s: dict[str, float] = dataclasses.field(default_factory=dict)
-    db_url: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-# ---------------------------------------------------------------------------- policies
-def _make_policy(name: str) -> Any:
-    try:
-        from policies.registry import make_policy
-    except ImportError:  # pragma: no cover - the registry ships with the repo
-        from policies.base import DoNothing
-
-        if name != "do_nothing":
-            raise AgentConfigError(f"policy {name!r}: the policy registry is missing") from None
-        return DoNothing()
-    return make_policy(name)
-
-
 # ---------------------------------------------------------------------------- create / load
 def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
     """Create a run (and its shop row if new) at day 0; returns the run id.
@@ -156,7 +112,7 @@ def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
     sim = MarketSimulator.from_scenario(opts.scenario, seed=opts.seed)
     rules.check_categories(sim.catalog.category_names, source=str(opts.rules_path))
     if policy is None:
-        policy = _make_policy(opts.policy)
+        policy = make_run_policy(opts.policy)
     policy.reset(sim)
     run_id = uuid.uuid4().hex[:12]
     shop_id = opts.shop_id or f"sim-{sim.spec.name}"
@@ -196,8 +152,7 @@ def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
         s.flush()
         store.put_blob(run_id, "sim:0", sim, session=s)
         store.put_blob(run_id, "signals", {"bytes": signals.to_bytes(), "cursor": 0}, session=s)
-        with contextlib.suppress(Exception):  # unpicklable: rebuilt from the registry
-            store.put_blob(run_id, "policy", policy, session=s)
+        store.put_blob(run_id, "policy", policy, session=s)  # StoreError if unpicklable
     return run_id
 
 
@@ -239,7 +194,7 @@ def load_context(
     if with_policy and policy is None:
         policy = store.get_blob(run_id, "policy")
         if policy is None:
-            policy = _make_policy(pol_name)
+            policy = make_run_policy(pol_name)
             policy.reset(sim)
     return AgentContext(
         store=store,
@@ -459,107 +414,6 @@ class Runner:
                         f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, {pend} pending"
                     ),
                 )
-
-
-# ---------------------------------------------------------------------------- queries
-def count_pending(store: Store, run_id: str | None = None) -> int:
-    """Actions waiting for a person (in one run or all)."""
-    with store.session() as s:
-        q = select(func.count()).select_from(Action).where(Action.status == "pending")
-        if run_id:
-            q = q.where(Action.run_id == run_id)
-        return int(s.scalar(q) or 0)
-
-
-def pending_cards(store: Store, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The decision cards of every pending action, oldest first."""
-    with store.session() as s:
-        q = select(Action.card).where(Action.status == "pending").order_by(Action.id)
-        if run_id:
-            q = q.where(Action.run_id == run_id)
-        return [c for (c,) in s.execute(q) if c]
-
-
-def summarize_run(store: Store, run_id: str) -> RunSummary:
-    """The summary of a run from the store."""
-    with store.session() as s:
-        run = s.get(Run, run_id)
-        if run is None:
-            raise RunNotFoundError(f"no run {run_id!r} in {store.safe_url}")
-        outs = s.execute(
-            select(DayOutcome.profit, DayOutcome.breakdown, DayOutcome.totals).where(
-                DayOutcome.run_id == run_id
-            )
-        ).all()
-        statuses = dict(
-            s.execute(
-                select(Action.status, func.count())
-                .where(Action.run_id == run_id)
-                .group_by(Action.status)
-            ).all()
-        )
-        decisions = dict(
-            s.execute(
-                select(Approval.decision, func.count())
-                .where(Approval.run_id == run_id)
-                .group_by(Approval.decision)
-            ).all()
-        )
-        expired_cards = s.scalars(
-            select(Action.card).where(Action.run_id == run_id, Action.status == "expired")
-        ).all()
-        expired_whatif = sum(
-            float(((c or {}).get("effect") or {}).get("profit_delta") or 0.0)
-            for c in expired_cards
-        )
-        refusals = dict(
-            s.execute(
-                select(RuleEvent.rule, func.count())
-                .where(RuleEvent.run_id == run_id, RuleEvent.outcome == "dropped")
-                .group_by(RuleEvent.rule)
-            ).all()
-        )
-        profit = sum(p for p, _, _ in outs)
-        tot: dict[str, float] = {}
-        br: dict[str, float] = {}
-        for _, b, t in outs:
-            for k, v in t.items():
-                tot[k] = tot.get(k, 0.0) + float(v)
-            for k, v in b.items():
-                br[k] = br.get(k, 0.0) + float(v)
-        n_days = len(outs)
-        demand = tot.get("demand", 0.0)
-        kpis = {
-            "days": float(n_days),
-            "profit": profit,
-            "revenue": br.get("revenue", 0.0),
-            "fill_rate": tot.get("sales", 0.0) / demand if demand > 0 else float("nan"),
-            "lost_units": tot.get("lost", 0.0),
-            "waste_units": tot.get("expired", 0.0),
-            "stockout_sku_days": tot.get("stockout_sku_days", 0.0),
-            "ordered_units": tot.get("ordered", 0.0),
-            "promo_cost": br.get("promotion", 0.0),
-            "avg_inventory_units": tot.get("inventory_units", 0.0) / n_days if n_days else 0.0,
-        }
-        return RunSummary(
-            run_id=run_id,
-            shop_id=run.shop_id,
-            scenario=run.scenario,
-            seed=run.seed,
-            policy=run.policy,
-            approval_mode=run.approval_mode,
-            start_day=run.start_day,
-            current_day=run.current_day,
-            days_closed=n_days,
-            profit=profit,
-            kpis=kpis,
-            statuses={k: int(v) for k, v in statuses.items()},
-            decisions={k: int(v) for k, v in decisions.items()},
-            refusals={k: int(v) for k, v in refusals.items()},
-            pending=int(statuses.get("pending", 0)),
-            expired_whatif=round(expired_whatif, 2),
-            db_url=store.safe_url,
-        )
 
 
 # ---------------------------------------------------------------------------- entry points

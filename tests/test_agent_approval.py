@@ -228,3 +228,42 @@ def test_a_newer_decision_supersedes_the_pending_one(tmp_path):
     live = [(c["sku"], c["kind"]) for c in pending_cards(store, run_id)]
     assert live and len(live) == len(set(live))  # one live decision per SKU and kind
     store.close()
+
+
+def test_a_rejection_reaches_the_next_decision_for_that_sku(tmp_path):
+    """Issue 18: a rejection or edit never reached the next day's decision. Now the next
+    decision for the SKU shows the answer on its card and, having been rejected, goes back
+    to a person instead of executing unattended."""
+    store = open_store(str(tmp_path / "memory.db"))
+    run_id = create_run(
+        store,
+        RunOptions(scenario="steady", seed=2, policy="big_order", signals="ema",
+                   approval=ApprovalPolicy(mode="risky", threshold=0.99, deadline_days=5)),
+        policy=BigOrder(),
+    )
+    with open_checkpointer(store.url) as saver:
+        runner = Runner(load_context(store, run_id), saver, approver=None)
+        runner.decide_day(0)
+        with store.session() as s:  # threshold 0.99: nothing waits on day 0
+            small = s.scalars(select(Action).where(Action.day == 0,
+                                                   Action.params["quantity"].as_integer() == 20)
+                              ).one()
+            assert small.status == "executed"
+            # a person's late rejection of it is on record (as the chat would write it)
+            s.add(Approval(action_id=small.id, run_id=run_id, day=0, decision="reject",
+                           by="alice", reason="supplier is unreliable", decided_day=0))
+        runner.close_day()
+        runner.decide_day(1)
+    with store.session() as s:
+        again = s.scalars(select(Action).where(Action.day == 1, Action.sku == small.sku)).one()
+    # not executed unattended: it waits for a person (or, when its own what-if loses money,
+    # is not proposed at all)
+    assert again.status in ("pending", "refused")
+    from agent.routing import recent_answers
+
+    prev = recent_answers(store, run_id, 1, {("restock", small.sku)})[("restock", small.sku)]
+    assert (prev["decision"], prev["by"], prev["reason"]) == (
+        "reject", "alice", "supplier is unreliable")
+    if again.status == "pending":
+        assert again.card["previous_answer"] == prev
+    store.close()

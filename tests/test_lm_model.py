@@ -148,7 +148,7 @@ def test_the_shipped_checkpoint_restocks_an_emptied_shop(scenario: str, idle_day
     ordering for 29 of 30 SKUs after 25 days; one trained with starved rollouts of 21 days
     restocked 27 of 30 there but only 6 of 24 after 15 days; the shipped RL checkpoint,
     starved after 12 and 25 days, restocks 30/30, 24/24 and 30/30.)"""
-    from policies.lm.bench import emptied_shop_check
+    from eval.lm_bench import emptied_shop_check
 
     figures = emptied_shop_check(scenario=scenario, idle_days=idle_days)
     assert figures["empty_skus"] >= 10

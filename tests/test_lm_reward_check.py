@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("torch")
 
+from eval.lm_reward_check import DEPARTURES, departure_values, summarise
 from policies.lm.errors import LMConfigError
-from policies.lm.reward_check import DEPARTURES, departure_values, summarise
 
 
 def test_departures_are_scored_against_the_advice_and_summarised() -> None:
@@ -35,7 +35,7 @@ def test_the_check_refuses_report_seeds() -> None:
 
 def test_rows_are_summarised_per_group_of_shops() -> None:
     """Launch shops' launched category is reported apart from everything else."""
-    from policies.lm.reward_check import _group
+    from eval.lm_reward_check import _group
 
     assert _group("festival", False) == "scenario"
     assert _group("festival-v2", True) == "variant"

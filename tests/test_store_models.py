@@ -141,3 +141,35 @@ def test_store_urls_are_parsed_by_sqlalchemy(tmp_path):
     assert resolve_db_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg://u@h/db"
     assert psycopg_conninfo(pg) == "postgresql://u:p@h:5/db"
     assert not is_postgres(resolve_db_url(str(f)))
+
+
+def test_blobs_carry_a_format_version_and_an_unpicklable_object_fails_loudly(tmp_path):
+    """Issue 18: saved state was pickles with no format version, and a failed pickle was
+    silently swallowed in three places."""
+    import pickle
+    import threading
+
+    import pytest
+    from sqlalchemy import select
+
+    from agent.errors import StoreError
+    from agent.runner import RunOptions, create_run
+    from agent.store import BLOB_HEADER, open_store
+    from agent.store.models import Blob
+
+    store = open_store(str(tmp_path / "b.db"))
+    run_id = create_run(store, RunOptions(scenario="steady", policy="base_stock", signals="ema"))
+    store.put_blob(run_id, "x", {"a": 1})
+    with store.session() as s:
+        raw = s.scalar(select(Blob.data).where(Blob.run_id == run_id, Blob.key == "x"))
+    assert raw.startswith(BLOB_HEADER) and store.get_blob(run_id, "x") == {"a": 1}
+    with store.session() as s:  # a blob from before versioning still loads
+        s.get(Blob, (run_id, "x")).data = pickle.dumps({"old": True})
+    assert store.get_blob(run_id, "x") == {"old": True}
+    with store.session() as s:  # one from a newer format is refused with what to do
+        s.get(Blob, (run_id, "x")).data = b"SHOPOPS-BLOB/9\n" + pickle.dumps(1)
+    with pytest.raises(StoreError, match="format 9"):
+        store.get_blob(run_id, "x")
+    with pytest.raises(StoreError, match="cannot save 'policy' \\(lock\\)"):
+        store.put_blob(run_id, "policy", threading.Lock())
+    store.close()

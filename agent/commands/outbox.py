@@ -14,8 +14,16 @@ from typing import Annotated
 
 import typer
 
-_DB_HELP = "Store URL or SQLite file (default $SHOPOPS_DB or ~/.shopops/shopops.db)."
+_DB_HELP = (
+    "Store URL or SQLite file (default: the --shop file's store, else $SHOPOPS_DB or "
+    "~/.shopops/shopops.db)."
+)
 DbOpt = Annotated[str | None, typer.Option(help=_DB_HELP)]
+ShopOpt = Annotated[
+    str | None,
+    typer.Option(help="Only this shop: its name, or a shop file / examples name (e.g. "
+                 "real-example), whose store is then used."),
+]
 
 outbox_app = typer.Typer(
     help="A real shop's outbox: list, export, confirm or fail the actions the agent executed.",
@@ -27,15 +35,31 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.add_typer(outbox_app, name="outbox")
 
 
-def _store(db: str | None):
+def _store(db: str | None, shop: str | None = None):
+    """The store: ``--db``, else the store the ``--shop`` file names, else the default."""
     from agent.store import open_store
 
+    if db is None and shop is not None:
+        from tools.real_shop_config import find_shop_config, load_shop_config, resolve
+
+        if find_shop_config(shop) is not None:
+            cfg, base = load_shop_config(shop)
+            db = str(resolve(base, cfg.db)) if cfg.db else None
     return open_store(db)
+
+
+def _shop_name(shop: str | None) -> str | None:
+    """The shop id a ``--shop`` names (a shop file's ``name``, or the text as given)."""
+    if shop is None:
+        return None
+    from tools.real_shop_config import find_shop_config, load_shop_config
+
+    return load_shop_config(shop)[0].name if find_shop_config(shop) is not None else shop
 
 
 @outbox_app.command("list")
 def list_cmd(
-    shop: Annotated[str | None, typer.Option(help="Only this shop.")] = None,
+    shop: ShopOpt = None,
     status: Annotated[
         list[str] | None,
         typer.Option(help="Only rows with this status (pending, exported, executed, failed); "
@@ -49,9 +73,9 @@ def list_cmd(
     """List outbox rows, oldest first."""
     from agent.outbox import list_outbox
 
-    store = _store(db)
+    store = _store(db, shop)
     try:
-        rows = list_outbox(store, shop=shop, status=status, kind=kind, day=day)
+        rows = list_outbox(store, shop=_shop_name(shop), status=status, kind=kind, day=day)
     finally:
         store.close()
     if json:
@@ -79,7 +103,7 @@ def list_cmd(
 def export_cmd(
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     format: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
-    shop: Annotated[str | None, typer.Option(help="Only this shop.")] = None,
+    shop: ShopOpt = None,
     again: Annotated[
         bool, typer.Option("--again", help="Include rows exported before.")
     ] = False,
@@ -88,9 +112,9 @@ def export_cmd(
     """Write pending rows to a file and mark them exported."""
     from agent.outbox import export_outbox
 
-    store = _store(db)
+    store = _store(db, shop)
     try:
-        rows = export_outbox(store, out, format, shop=shop, again=again)
+        rows = export_outbox(store, out, format, shop=_shop_name(shop), again=again)
     finally:
         store.close()
     typer.echo(f"exported {len(rows)} rows to {out}")
@@ -103,13 +127,14 @@ def confirm_cmd(
         Path | None,
         typer.Option("--file", help="CSV with a key column (an export), JSON list, or text."),
     ] = None,
+    shop: ShopOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Mark rows executed (done by the merchant). An unknown key is an error; nothing changes."""
     from agent.outbox import confirm_keys, read_keys
 
     wanted = list(keys or []) + (read_keys(file) if file is not None else [])
-    store = _store(db)
+    store = _store(db, shop)
     try:
         res = confirm_keys(store, wanted)
     finally:
@@ -121,12 +146,13 @@ def confirm_cmd(
 def fail_cmd(
     key: Annotated[str, typer.Argument(help="Idempotency key.")],
     reason: Annotated[str, typer.Option("--reason", help="Why it could not be done.")],
+    shop: ShopOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Mark one row failed, with the reason."""
     from agent.outbox import fail_key
 
-    store = _store(db)
+    store = _store(db, shop)
     try:
         fail_key(store, key, reason)
     finally:

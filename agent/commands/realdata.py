@@ -230,7 +230,8 @@ def calibrate(
     )
     cfg = CalibrationConfig(holdout_weeks=holdout_weeks, seeds=seeds, horizon_days=horizon_days)
     name = out.stem.lower()
-    report_dir = report_dir or out.with_name(f"{out.stem}_fit")
+    out = out.expanduser()  # a quoted '~/...' still means the home folder
+    report_dir = (report_dir or out.with_name(f"{out.stem}_fit")).expanduser()
     twin = None
     with console.status("fitting"):
         train, hold, t0 = split_holdout(weekly, holdout_weeks)

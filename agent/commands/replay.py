@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as _json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,10 @@ _TABLE_KPIS = (
     "avg_inventory_value",
     "promo_spend",
 )
+
+
+#: Where scenario replays are stored unless --db says otherwise (apart from the live store).
+REPLAY_DB = "~/.shopops/replays.db"
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -40,14 +45,20 @@ def replay(
     run_id: Annotated[
         str | None, typer.Option("--run", help="Re-simulate this recorded run instead.")
     ] = None,
-    db: Annotated[str | None, typer.Option(help="Store URL or SQLite file.")] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(help="Store URL or SQLite file (default: a SCENARIO replay writes to "
+                     "~/.shopops/replays.db, never the live store; --run reads the live store)."),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Replay SCENARIO with the agent in the loop, then the evaluation report.
 
-    Approvals are answered by a scripted approver. With --run ID instead, re-simulate a
-    recorded run's decisions (as executed, as proposed, the policy's raw plan, no action)
-    for what-if analysis.
+    Approvals are answered by a scripted approver. A scenario replay is kept apart from the
+    live store (its own file, shop replay-<scenario>), so it never becomes the open run a
+    later `shopops run` continues. With --run ID instead, re-simulate a recorded run's
+    decisions (as executed, as proposed, the policy's raw plan, no action) for what-if
+    analysis.
     """
     from agent.errors import AgentConfigError
     from agent.store import open_store
@@ -59,8 +70,10 @@ def replay(
         from envs.scenario import load_scenario
 
         n = days or load_scenario(scenario).horizon_days
+        db = db or REPLAY_DB
         summary = run_simulated(
-            scenario, n, approval_mode, approver, db, policy=policy, seed=seed, progress=not json
+            scenario, n, approval_mode, approver, db, policy=policy, seed=seed,
+            progress=not json, shop_id=f"replay-{Path(scenario).stem}",
         )
         run_id = summary.run_id
     store = open_store(db)
@@ -72,12 +85,15 @@ def replay(
         typer.echo(_json.dumps(report, default=float))
         return
     print_replay_report(report)
+    if scenario is not None:
+        typer.echo(f"stored in {db} (run {run_id}); `shopops replay --run {run_id} --db {db}` "
+                   "re-simulates it")
 
 
 def replay_report(store, run_id: str) -> dict:
     """KPIs of every variant of the run's decisions (eval's definitions)."""
+    from agent.queries import summarize_run
     from agent.replay import VARIANTS, resimulate
-    from agent.runner import summarize_run
     from envs.simulator import MarketSimulator
     from eval.kpis import KpiAccumulator
 

@@ -126,9 +126,11 @@ def run(
 
         Console().print(res.render())
         pend = res.summary.pending
+        db_flag = f" --db {db}" if db else ""
         typer.echo(
-            "see `shopops outbox list`"
-            + (f"; answer {pend} pending with `shopops chat`" if pend else "")
+            f"see `shopops outbox list --shop {shop}{db_flag}`"
+            + (f"; answer {pend} pending with `shopops chat --db {res.summary.db_url}`"
+               if pend else "")
         )
 
     if schedule is None:

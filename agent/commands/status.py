@@ -71,7 +71,7 @@ def status(
     from sqlalchemy import func, select
 
     from agent.cards import card_brief
-    from agent.runner import pending_cards
+    from agent.queries import pending_cards
     from agent.store import open_store
     from agent.store.models import DayOutcome, Execution, RuleEvent, Run
     from tools.actions import line_summary

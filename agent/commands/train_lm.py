@@ -380,7 +380,7 @@ def bench_policy(
     """Time the LM policy deciding a whole shop-day on CPU (target: 1,000 SKUs under 10 s)."""
     import json
 
-    from policies.lm.bench import bench_lm_policy
+    from eval.lm_bench import bench_lm_policy
 
     figures = bench_lm_policy(skus=skus, days=days, path=path, threads=threads,
                               batch_size=batch_size)
@@ -412,7 +412,7 @@ def bench_lm_emptied(
     """
     import json
 
-    from policies.lm.bench import emptied_shop_check
+    from eval.lm_bench import emptied_shop_check
 
     figures = emptied_shop_check(path=path, scenario=scenario, seed=seed, idle_days=idle_days)
     if as_json:
@@ -454,7 +454,7 @@ def bench_lm_departures(
     the advised decision, with the RL reward's settings (estimate) and over the rest of the
     episode (truth, --truth-futures futures), in days of the SKU's revenue. Prints the means
     with 95 % intervals: an error interval away from zero is a bias RL learns
-    (policies/lm/reward_check.py).
+    (eval/lm_reward_check.py).
     """
     import json
     import os
@@ -464,7 +464,7 @@ def bench_lm_departures(
     from rich.console import Console
     from rich.table import Table
 
-    from policies.lm.reward_check import departure_values, summarise
+    from eval.lm_reward_check import departure_values, summarise
 
     torch.set_num_threads(1)
     console = Console()
@@ -513,8 +513,8 @@ def bench_lm_grammar(
     from rich.console import Console
     from rich.table import Table
 
+    from eval.lm_bench import grammar_ceiling
     from eval.splits import report_seeds
-    from policies.lm.bench import grammar_ceiling
 
     console = Console()
     with console.status("running the expert both ways") as status:

@@ -110,8 +110,20 @@ class Store:
 
     # ------------------------------------------------------------------ blobs
     def put_blob(self, run_id: str, key: str, obj: Any, session: Any = None) -> None:
-        """Store ``obj`` (pickled) under ``(run_id, key)``, replacing any previous value."""
-        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        """Store ``obj`` (pickled, behind the :data:`BLOB_HEADER` format line) under
+        ``(run_id, key)``, replacing any previous value.
+
+        Raises:
+            StoreError: ``obj`` cannot be pickled (names the key and the type); nothing is
+                written, so a resume never finds a silently missing snapshot.
+        """
+        try:
+            data = BLOB_HEADER + pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise StoreError(
+                f"run {run_id}: cannot save {key!r} ({type(obj).__name__}) in the store: "
+                f"{type(exc).__name__}: {exc}; a policy or model must be picklable to resume"
+            ) from exc
         if session is None:
             with self.session() as s:
                 self._put(s, run_id, key, data)
@@ -140,7 +152,7 @@ class Store:
         else:
             row = session.get(Blob, (run_id, key))
             data = None if row is None else row.data
-        return default if data is None else pickle.loads(data)
+        return default if data is None else _load_blob(data, run_id, key)
 
     def delete_blobs(self, run_id: str, keys: list[str], session: Any) -> None:
         """Remove the blobs ``keys`` of ``run_id`` (missing keys are ignored)."""
@@ -150,6 +162,32 @@ class Store:
 
         if keys:
             session.execute(delete(Blob).where(Blob.run_id == run_id, Blob.key.in_(keys)))
+
+
+#: The first bytes of every blob this version writes: the format and its version. Blobs
+#: without it were written before versioning (format 0) and still load.
+BLOB_HEADER = b"SHOPOPS-BLOB/1\n"
+_BLOB_PREFIX = b"SHOPOPS-BLOB/"
+
+
+def _load_blob(data: bytes, run_id: str, key: str) -> Any:
+    """Unpickle a blob, checking its format version first."""
+    if data.startswith(_BLOB_PREFIX):
+        head, _, body = data.partition(b"\n")
+        version = head[len(_BLOB_PREFIX):].decode("ascii", "replace")
+        if version != "1":
+            raise StoreError(
+                f"run {run_id}: blob {key!r} has format {version}; this ShopOps reads format "
+                "1 (and unversioned blobs): upgrade ShopOps to resume this run"
+            )
+        data = body
+    try:
+        return pickle.loads(data)
+    except Exception as exc:
+        raise StoreError(
+            f"run {run_id}: blob {key!r} cannot be loaded ({type(exc).__name__}: {exc}); it "
+            "was written by an incompatible version of ShopOps or its libraries"
+        ) from exc
 
 
 def open_store(url: str | None = None, migrate: bool = True) -> Store:

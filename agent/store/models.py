@@ -247,9 +247,3 @@ class Blob(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-
-
-# The real-shop tables (agent/store/realdata.py) and the access tables and decision claims
-# (agent/store/auth.py) share this metadata (imported last: they build on Base).
-from agent.store import auth as _auth  # noqa: E402, F401
-from agent.store import realdata as _realdata  # noqa: E402, F401

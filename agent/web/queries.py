@@ -194,7 +194,7 @@ def run_detail(store: Store, who: Principal, run_id: str) -> dict[str, Any]:
     Raises:
         NotFoundError / ForbiddenError.
     """
-    from agent.runner import summarize_run
+    from agent.queries import summarize_run
 
     who.require_see(run_shop(store, run_id))
     summ = summarize_run(store, run_id)

@@ -14,5 +14,5 @@ Modules (each one job; heavy imports such as torch and transformers only where u
 * :mod:`~policies.lm.recipe`: the measured RL recipe (the defaults of ``train rl``).
 * :mod:`~policies.lm.feedback`, :mod:`~policies.lm.reward_model`: preference pairs from the
   store, TRL reward model.
-* :mod:`~policies.lm.bench`: decisions per second.
+* :mod:`~eval.lm_bench`: decisions per second.
 """

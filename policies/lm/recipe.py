@@ -1,7 +1,7 @@
 """The measured RL recipe, in one place and without imports (so ``shopops --help`` stays fast).
 
 ``shopops train rl``, :class:`policies.lm.rl.RLRunConfig` and the reward check
-(``shopops bench lm-departures``, :func:`policies.lm.reward_check.departure_values`) all take
+(``shopops bench lm-departures``, :func:`eval.lm_reward_check.departure_values`) all take
 their defaults from here. This is the recipe of the shipped checkpoint (``rlB`` in
 ``policies/lm/checkpoints/default/RECORD.md``): one round of 40 generation batches (160
 optimiser steps) on each training scenario plus 2 randomised shops, rolled out also after

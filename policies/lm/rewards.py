@@ -267,7 +267,7 @@ class SimulatorReward:
         """Mean shop profit over the scored days, less the SKU's carry cost, per key
         (currency, not divided by the SKU's scale; never cached). :meth:`scores` is these
         minus the reference's (``None``); a caller that compares decisions with each other
-        (``policies.lm.reward_check``) needs no reference run.
+        (``eval.lm_reward_check``) needs no reference run.
 
         Day ``h`` of a run for ``(state, d)``: on day 0 the SKU takes ``d`` (``None``: the
         reference, the policy's greedy decision with ``"policy"``, else the expert's);

@@ -10,11 +10,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from agent.store.models import Base
+from agent.store.schema import metadata
 from agent.store.url import resolve_db_url
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _run(connection) -> None:

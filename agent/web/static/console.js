@@ -183,6 +183,9 @@ function renderCard(d) {
   add("Signals", `drift ${fmt(why.drift, 2)}, anomaly ${fmt(why.anomaly, 2)}`);
   if (d.answer) add("Answer", `${d.answer.decision} by ${d.answer.by}${d.answer.reason ? ` — “${d.answer.reason}”` : ""}${d.answer.edit ? ` (edit ${JSON.stringify(d.answer.edit)})` : ""}`);
   if (d.execution) add("Executed", `${describe(d.execution.params)} on shop day ${d.execution.applied_day}`);
+  if (c.outcome && c.outcome.notes && c.outcome.notes.length) add("Changed by the rules", c.outcome.notes.join("; "));
+  if (c.safe_part) add("Safe part", `x${c.safe_part.quantity} of this order executed automatically (#${c.safe_part.action_id}); this decision is about the rest`);
+  if (c.previous_answer) { const p = c.previous_answer; add("Last answer", `day ${p.day}: ${p.by} ${p.decision}ed ${p.asked}${p.reason ? ` — “${p.reason}”` : ""}`); }
   const rules = $("card-rules");
   rules.replaceChildren();
   if (!(c.rules || []).length) rules.append(el("li", { class: "ok", text: "All hard rules passed unchanged." }));
@@ -272,11 +275,13 @@ async function submitAnswer(choice) {
   out.textContent = "Sending…";
   try {
     const r = await api(`/api/decisions/${d.action_id}/answer`, { method: "POST", body: JSON.stringify(body) });
-    out.className = "ok";
+    // what executed is decided at execution: the rules may have clipped or refused it
+    out.className = (r.notes && r.notes.length) || r.status === "refused" ? "conflict" : "ok";
     out.textContent = r.executed
       ? `Executed: ${describe(r.execution.params)} on shop day ${r.execution.applied_day} (by ${r.by}).`
-      : `Recorded: ${r.status} (by ${r.by}).`;
-    out.textContent += r.day_finished ? " The day's run resumed and finished." : ` The run resumed; ${r.still_pending.length} other decision(s) of day ${r.day} still wait.`;
+      : r.message;
+    if (r.executed && r.notes.length) out.textContent += ` The rules changed it: ${r.notes.join("; ")}.`;
+    out.textContent += ` ${r.still_pending.length} other decision(s) of this run still wait.`;
   } catch (err) {
     out.className = err.status === 409 ? "conflict" : "error";
     out.textContent = err.status === 409 ? `Conflict: ${err.message}` : err.message;

@@ -1,0 +1,211 @@
+"""Routing helpers of the ``route`` node: who decides each action, and what a person sees.
+
+* :func:`loses`: a proposal not worth a person's time (its own what-if loses money);
+* :func:`safe_parts` and :func:`excess_whatif`: the part of a risky order that executes
+  unattended, and the what-if of the excess that waits;
+* :func:`excess_row`: the pending action for that excess; :func:`decision_card`: the card;
+* :func:`recent_answers`: what people lately rejected or edited for a SKU, so the next
+  decision for it shows that answer on its card, and a rejected one goes back to a person
+  instead of executing unattended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from envs.plan import PlanArrays
+from tools.actions import idempotency_key, line_summary
+from tools.risk import score_actions
+
+__all__ = [
+    "LM_KEYS",
+    "RECENT_DAYS",
+    "decision_card",
+    "excess_row",
+    "excess_whatif",
+    "loses",
+    "recent_answers",
+    "safe_parts",
+]
+
+#: How far back a person's rejection or edit of a SKU's action is carried to new decisions.
+RECENT_DAYS = 7
+
+#: What a language-model policy read and wrote for a line (feedback training reads these).
+LM_KEYS = ("lm_prompt", "lm_decision", "lm_advice", "lm_basis")
+
+
+def loses(kind: str, delta: float, need: float) -> bool:
+    """A proposal not worth a person's time: its what-if loses money, and (for an order)
+    the forecast needs nothing. An order the forecast needs is kept even when the short
+    what-if horizon cannot see it sell."""
+    return delta < -1e-9 and (kind == "promotion" or need <= 0)
+
+
+def excess_whatif(shop, arrays, acts, pos, split, whatif) -> dict[int, float]:
+    """Per split action, the what-if of its excess alone: the plan with the whole orders
+    minus the plan with only their safe parts, on the same sampled future."""
+    if whatif is None or not (split > 0).any():
+        return {}
+    safe = PlanArrays(
+        order_qty=np.array(arrays.order_qty, dtype=float, copy=True),
+        promo_set=arrays.promo_set,
+        discount=arrays.discount,
+        duration=arrays.duration,
+    )
+    rows = [i for i in range(len(acts)) if split[i] > 0]
+    for i in rows:
+        safe.order_qty[pos[i]] = split[i]
+    base = shop.what_if(safe, whatif.horizon, seed=whatif.seed)
+    return {i: round(float(whatif.per_sku[pos[i]] - base.per_sku[pos[i]]), 2) for i in rows}
+
+
+def safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:
+    """Per action, the part of a pending order that would not be risky on its own.
+
+    Capped by the need at the forecast mean over lead time + review (at least one minimum
+    order quantity when there is any need) and by the spend that scores under the
+    threshold; 0 where no smaller order would pass (a drifting or anomalous SKU, no need).
+    """
+    out = np.zeros(len(acts))
+    cand = np.zeros_like(arrays.order_qty)
+    rows: list[int] = []
+    moq = np.asarray(view.moq, dtype=float)
+    cost = np.maximum(np.asarray(view.unit_cost, dtype=float), 1e-9)
+    spend_cap = np.floor(ap.threshold * ap.spend_alert / max(ap.weights.spend, 1e-9) / cost - 1)
+    for i, (a, p) in enumerate(zip(acts, pos, strict=True)):
+        if not pending[i] or a.kind != "restock":
+            continue
+        need = float(risk["need"][p])
+        if need <= 0:
+            continue
+        q = min(float(a.params["quantity"]), max(np.ceil(need), moq[p]), spend_cap[p])
+        if moq[p] <= q < float(a.params["quantity"]):
+            cand[p] = q
+            rows.append(i)
+    if not cand.any():
+        return out
+    zeros = np.zeros_like(arrays.promo_set)
+    again = score_actions(cand, zeros, np.zeros_like(arrays.discount), view, snap, ap)
+    for i in rows:
+        p = pos[i]
+        if again["restock"][p] < ap.threshold:
+            out[i] = cand[p]
+    return out
+
+
+def excess_row(run_id: str, day: int, a: Any, safe: int, excess: int, card: dict,
+                upd: dict) -> dict[str, Any]:
+    """The pending action for the part of a risky order beyond its safe part."""
+    line = {**a.params, "quantity": excess}
+    why = dict(card["why"])
+    why["on_order"] = float(why["on_order"]) + safe
+    why["need_units"] = round(max(float(why["need_units"]) - safe, 0.0), 1)
+    why["need_upper_units"] = round(max(float(why["need_upper_units"]) - safe, 0.0), 1)
+    return {
+        "run_id": run_id,
+        "plan_id": None,
+        "day": day,
+        "sku": a.sku,
+        "kind": "restock",
+        "proposed": a.proposed or {},
+        "params": line,
+        "status": "pending",
+        "risk": upd["risk"],
+        "risk_parts": upd["risk_parts"],
+        "reason": f"beyond the safe part x{safe} that executed automatically",
+        "idempotency_key": idempotency_key(run_id, day, a.sku, "restock-excess"),
+        "card": {
+            **card,
+            "summary": f"{line_summary(line)} beyond x{safe} already ordered",
+            "line": line,
+            "why": why,
+            "safe_part": {"action_id": int(a.id), "quantity": safe},
+        },
+    }
+
+
+def decision_card(
+    run_id, day, a, p, score, parts, view, snap, risk, whatif, rules, deadline, unavailable=None
+) -> dict:
+    fc = float(snap.mean_daily[p])
+    cover = float(risk["cover_days"][p])
+    top = max(parts, key=parts.get) if parts else "none"
+    proposed = a.proposed or {}
+    card: dict[str, Any] = {
+        "action_id": int(a.id),
+        "run_id": run_id,
+        "day": day,
+        "sku": a.sku,
+        "kind": a.kind,
+        "summary": line_summary(a.params),
+        "line": a.params,
+        "proposed": {k: v for k, v in proposed.items() if k not in LM_KEYS},
+        **{k: proposed[k] for k in LM_KEYS if k in proposed},
+        "risk": {"score": round(score, 4), "top": top, "parts": parts},
+        "why": {
+            "forecast_per_day": round(fc, 3),
+            "band": [round(float(snap.lower[p]), 1), round(float(snap.upper[p]), 1)],
+            "band_days": int(snap.horizon),
+            "on_hand": float(view.on_hand[p]),
+            "on_order": float(view.on_order[p]),
+            "cover_days": round(cover, 2) if np.isfinite(cover) else None,
+            "lead_time": float(view.lead_time[p]),
+            "need_units": round(float(risk["need"][p]), 1),
+            "need_upper_units": round(float(risk["need_upper"][p]), 1),
+            "moq": float(view.moq[p]),
+            "value": round(float(risk["value"][p]), 2),
+            "price": float(view.list_price[p]),
+            "unit_cost": float(view.unit_cost[p]),
+            "discount_cap": float(view.max_discount[p]),
+            "drift": round(float(snap.drift[p]), 4),
+            "anomaly": round(float(snap.anomaly[p]), 4),
+        },
+        "rules": rules,
+        "expires_day": day + int(deadline),
+        "choices": ["accept", "edit", "reject"],
+    }
+    if whatif is not None:
+        card["effect"] = {
+            "horizon_days": whatif.horizon,
+            "seed": whatif.seed,
+            "profit_delta": round(float(whatif.per_sku[p]), 2),
+            "plan_profit_delta": round(float(whatif.total), 2),
+        }
+    elif unavailable:  # a shop that cannot simulate (a real shop without a twin) says why
+        card["effect"] = {"unavailable": unavailable}
+    return card
+
+
+def recent_answers(
+    store: Any, run_id: str, day: int, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The latest rejection or edit by a person (not an expiry) of each ``(kind, sku)`` in
+    ``keys``, decided within :data:`RECENT_DAYS` days before ``day``."""
+    if not keys:
+        return {}
+    from sqlalchemy import select
+
+    from agent.store.models import Action, Approval
+
+    skus = sorted({sku for _, sku in keys})
+    with store.session() as s:
+        rows = s.execute(
+            select(Action.kind, Action.sku, Action.day, Action.params, Approval.decision,
+                   Approval.by, Approval.reason, Approval.edit)
+            .join(Approval, Approval.action_id == Action.id)
+            .where(Action.run_id == run_id, Action.sku.in_(skus),
+                   Approval.decision.in_(("reject", "edit")), Approval.by != "system",
+                   Action.day >= day - RECENT_DAYS, Action.day < day)
+            .order_by(Approval.id)
+        ).all()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        if (r.kind, r.sku) in keys:
+            out[(r.kind, r.sku)] = {
+                "day": int(r.day), "decision": r.decision, "by": r.by, "reason": r.reason,
+                "edit": r.edit, "asked": line_summary(r.params),
+            }
+    return out
