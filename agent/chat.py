@@ -96,6 +96,12 @@ class ChatSession:
                     return _plain(getattr(self, f"_do_{name}")(*m.groups()))
                 except ShopOpsError as exc:
                     return Text(str(exc), style="red")
+                except Exception as exc:  # the store failed: the person is told, not crashed
+                    return Text(
+                        f"That failed and nothing was changed ({type(exc).__name__}: "
+                        f"{str(exc)[:300]}); try again.",
+                        style="red",
+                    )
         return _plain(self._free_form(line))
 
     def _cards(self) -> dict[int, dict]:

@@ -24,6 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from agent.answers import supersede_older
 from agent.context import AgentContext
+from agent.errors import RunStateError
 from agent.execute import execute_ready, lock_run, shop_now
 from agent.routing import (
     decision_card,
@@ -242,6 +243,16 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     events = parse_events + res.events
     with store.session() as s:
         lock_run(s, run_id)
+        decided = s.scalar(
+            select(func.count()).select_from(Action).where(
+                Action.run_id == run_id, Action.day == day, Action.status != "checked"
+            )
+        )
+        if decided:  # another process got here first and went on: never redo its day
+            raise RunStateError(
+                f"run {run_id} day {day} was already decided by another process; only one "
+                "`shopops run` may drive a run at a time"
+            )
         s.execute(delete(RuleEvent).where(RuleEvent.run_id == run_id, RuleEvent.day == day))
         s.execute(delete(Action).where(Action.run_id == run_id, Action.day == day))
         ids: dict[tuple[str, str], int] = {}

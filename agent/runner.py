@@ -573,9 +573,17 @@ def _drive(
         raise RunStateError(
             f"run {run_id} reached its horizon (day {ctx.shop.day}); start a new run"
         )
+    from sqlalchemy.exc import IntegrityError
+
     with open_checkpointer(store.url) as saver:
         runner = Runner(ctx, saver, approver)
-        runner.run(days, progress=progress)
+        try:
+            runner.run(days, progress=progress)
+        except IntegrityError as exc:  # a second process wrote the same day first
+            raise RunStateError(
+                f"run {run_id}: another process is running it at the same time "
+                f"({type(exc.orig).__name__}); only one `shopops run` may drive a run"
+            ) from None
     summary = summarize_run(store, run_id)
     summary.wall_s = time.perf_counter() - t0
     summary.node_s = {k: round(v, 4) for k, v in runner.node_s.items()}

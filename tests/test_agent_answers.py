@@ -33,7 +33,8 @@ def url(request, tmp_path):
     return request.getfixturevalue("pg_database")
 
 
-def _pending_run(url: str, days: int = 1, rules: str | None = None, deadline: int = 20) -> str:
+def _pending_run(url: str, days: int = 1, rules: str | None = None, deadline: int = 20,
+                 expire: bool = True) -> str:
     store = open_store(url)
     run_id = create_run(
         store,
@@ -45,7 +46,8 @@ def _pending_run(url: str, days: int = 1, rules: str | None = None, deadline: in
         runner = Runner(load_context(store, run_id), saver, approver=None)
         for k in range(days):
             runner.decide_day(runner.ctx.shop.day)
-            runner.expire_due(runner.ctx.shop.day)
+            if expire:
+                runner.expire_due(runner.ctx.shop.day)
             if k < days - 1:
                 runner.close_day()
     store.close()
@@ -169,7 +171,7 @@ def test_a_mixed_answer_is_all_or_nothing(url):
 
 def test_expiry_and_answers_racing_tell_the_truth(url):
     """Break 5: an answer that lost to the expiry used to get 200 with "expired" inside."""
-    run_id = _pending_run(url, deadline=0)
+    run_id = _pending_run(url, deadline=0, expire=False)
     store = open_store(url)
     ids = [c["action_id"] for c in pending_cards(store, run_id)]
     ctx = load_context(store, run_id, with_policy=False)
@@ -260,4 +262,68 @@ def test_accepts_are_rechecked_against_the_budget_at_execution(tmp_path):
     assert spent <= 300 + 1e-6
     assert any(d.notes for d in res.decisions)
     assert any(r.startswith("budget") for r in rules_hit), rules_hit
+    store.close()
+
+
+_PATHS = ("chat", "api", "expiry")
+
+
+@pytest.mark.parametrize("path", _PATHS)
+@pytest.mark.parametrize("step", _STEPS)
+def test_every_answer_path_survives_a_failure_at_each_step(url, path, step):
+    """The terminal chat, the HTTP API and the expiry, each with a failure injected at each
+    statement (a class-level hook: it reaches the API server's own engine too). The person
+    is told, the store is unchanged, and everything answers afterwards."""
+    from sqlalchemy.engine import Engine
+
+    from agent.answers import expire_due
+    from agent.chat import ChatSession
+    from agent.web.auth import create_token
+    from tests.web_helpers import client, live_server
+
+    if path == "expiry" and step == "INSERT INTO executions":
+        pytest.skip("an expiry executes nothing")
+    run_id = _pending_run(url, deadline=0, expire=False)
+    store = open_store(url)
+    ids = [c["action_id"] for c in pending_cards(store, run_id)]
+    before = _answer_rows(store, run_id)
+    armed = {"on": False}
+
+    def fail(conn, cursor, statement, params, context, executemany):
+        if armed["on"] and statement.lstrip().upper().startswith(step.upper()):
+            raise RuntimeError(f"injected failure at {step}")
+
+    event.listen(Engine, "before_cursor_execute", fail)
+    try:
+        if path == "chat":
+            armed["on"] = True
+            reply = ChatSession(store, "ann", run_id).handle(f"accept {ids[0]} fine")
+            armed["on"] = False
+            assert "nothing was changed" in str(reply) and "injected failure" in str(reply)
+        elif path == "api":
+            token, _ = create_token(store, "ann", role="admin")
+            with live_server(url) as base, client(base, token) as c:
+                armed["on"] = True
+                r = c.post(f"/api/decisions/{ids[0]}/answer", json={"choice": "accept"})
+                armed["on"] = False
+                assert r.status_code == 500 and r.json()["code"] == "error", r.text
+        else:
+            ctx = load_context(store, run_id, with_policy=False)
+            armed["on"] = True
+            with pytest.raises(Exception, match="injected failure"):
+                expire_due(ctx, 0)
+            armed["on"] = False
+    finally:
+        event.remove(Engine, "before_cursor_execute", fail)
+    assert _answer_rows(store, run_id) == before
+    with store.session() as s:
+        assert {s.get(Action, a).status for a in ids} == {"pending"}
+    # everything still answers, and the expiry still runs
+    res = answer_pending(store, run_id, _ans(ids[1], "reject", by="ben"))
+    assert res.decisions[0].status == "rejected"
+    gone = expire_due(load_context(store, run_id, with_policy=False), 0)
+    with store.session() as s:
+        status = {a: s.get(Action, a).status for a in ids}
+    assert status[ids[1]] == "rejected" and {e["action_id"] for e in gone} <= set(ids)
+    assert all(status[a] in ("expired", "executed", "refused") for a in ids if a != ids[1])
     store.close()

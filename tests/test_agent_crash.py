@@ -179,3 +179,35 @@ def test_sigkill_mid_run_then_resume(backend, request, tmp_path):
         assert sorted(e.action_id for e in late) == pending0
         assert {e.applied_day for e in late} == {2}
     store.close()
+
+
+@pytest.mark.slow
+def test_two_runs_of_one_run_id_at_once_fail_cleanly(tmp_path):
+    """Issue 18: two concurrent `shopops run --run ID` died with a raw IntegrityError. One
+    drives the run; the other stops with a one-line error; nothing executes twice."""
+    db = str(tmp_path / "two.db")
+    shopops = str(Path(sys.executable).with_name("shopops"))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    first = subprocess.run([shopops, "run", "--db", db, "--policy", "base_stock", "--json"],
+                           capture_output=True, text=True, env=env, timeout=240)
+    assert first.returncode == 0, first.stderr[-2000:]
+    import json
+
+    run_id = json.loads(first.stdout)["run_id"]
+    cmd = [shopops, "run", "--db", db, "--run", run_id, "--days", "4"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=env) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert "Traceback" not in err and "IntegrityError:" not in err, err[-3000:]
+        if p.returncode != 0:
+            assert "another process" in err, err[-2000:]
+    assert any(p.returncode == 0 for p in procs)
+    store = open_store(db)
+    with store.session() as s:
+        keys = Counter(s.scalars(select(Execution.idempotency_key)
+                                 .where(Execution.run_id == run_id)))
+        days = list(s.scalars(select(DayOutcome.day).where(DayOutcome.run_id == run_id)))
+    assert all(n == 1 for n in keys.values())
+    assert sorted(days) == sorted(set(days))  # each day closed once
+    store.close()

@@ -73,6 +73,16 @@ def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, status_code=422)
 
 
+def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    """Any other failure (the store, say): a JSON 500 that says nothing was changed. An
+    answer is one transaction, so a failure anywhere in it left nothing behind."""
+    return JSONResponse(
+        {"detail": f"the request failed and nothing was changed ({type(exc).__name__}); "
+                   "try again", "code": "error"},
+        status_code=500,
+    )
+
+
 def create_app(db_url: str | None = None, chat_model: str | None = None) -> FastAPI:
     """The console and API over the store at ``db_url`` (default: ``$SHOPOPS_DB``...).
 
@@ -118,6 +128,7 @@ def create_app(db_url: str | None = None, chat_model: str | None = None) -> Fast
     from fastapi.exceptions import RequestValidationError
 
     app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(Exception, _unexpected)
 
     from agent.web.routes import router
 
