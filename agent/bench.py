@@ -45,7 +45,9 @@ def run_agent_bench(
     """Time daily runs; returns ``{"daily_run_s_1000": median seconds, ...}``."""
     from agent.approvals import ScriptedApprover
     from agent.checkpoint import open_checkpointer
-    from agent.runner import Runner, RunOptions, count_pending, create_run, load_context
+    from agent.clock import Runner
+    from agent.queries import count_pending
+    from agent.runner import RunOptions, create_run, load_context
     from agent.store import open_store
     from tools.risk import ApprovalPolicy
 

@@ -9,6 +9,7 @@ light context lacks (the policy, for ``plan``) raise :class:`~agent.errors.RunSt
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from agent.errors import RunStateError
@@ -35,6 +36,8 @@ class AgentContext:
         policy_name: its registry name (recorded with every plan).
         signals: forecasts and alerts (``None``: the sales-average fallback).
         exec_chunk: actions executed per transaction in ``act``.
+        close_day: how the shop's backend closes the open day (the clock calls it):
+            ``agent.runner.close_sim_day`` or ``agent.real_run.close_real_day``.
     """
 
     store: Store
@@ -46,6 +49,7 @@ class AgentContext:
     policy_name: str = "unknown"
     signals: Signals | None = None
     exec_chunk: int = 500
+    close_day: Callable[[AgentContext], dict[str, Any]] | None = None
 
     def need_policy(self) -> Any:
         """The policy, or a clear error when this context cannot plan."""

@@ -73,7 +73,7 @@ class RealRunResult:
     """A real-shop run call: the run's summary and what this call did.
 
     Attributes:
-        summary: :class:`agent.runner.RunSummary` of the run.
+        summary: :class:`agent.queries.RunSummary` of the run.
         outbox_new: outbox rows this call wrote.
         days_caught_up: days closed because their sales had been imported.
         open_day: the shop's open day after the call, and ``open_date`` its date.
@@ -260,6 +260,7 @@ def load_real_context(store: Store, run_id: str, *, with_policy: bool = True,
         approval=ApprovalPolicy.model_validate(cfg.get("approval", {})),
         policy=policy if with_policy else None, policy_name=pol_name,
         signals=EmaSignals(), exec_chunk=int(cfg.get("exec_chunk", 500)),
+        close_day=close_real_day,
     )
 
 
@@ -463,8 +464,8 @@ def drive_real(store: Store, run_id: str, days: int, approver: Approver | None,
                progress: bool = False) -> RealRunResult:
     """Catch up on days now over, then decide ``days`` days (all but the last closed)."""
     from agent.checkpoint import open_checkpointer
+    from agent.clock import Runner
     from agent.queries import summarize_run
-    from agent.runner import Runner
     from agent.store.realdata import OutboxRow
 
     t0 = time.perf_counter()
@@ -483,14 +484,14 @@ def drive_real(store: Store, run_id: str, days: int, approver: Approver | None,
         runner = Runner(ctx, saver, approver)
         while shop.day < shop.data_day():  # sales of the open day were imported: it is over
             runner.expire_due(shop.day)
-            close_real_day(ctx)
+            runner.close_day()
             caught += 1
         for k in range(days):
             day = shop.day
             runner.decide_day(day)
             runner.expire_due(day)
             if k < days - 1:
-                close_real_day(ctx)
+                runner.close_day()
             if progress:
                 from rich.console import Console
 

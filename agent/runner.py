@@ -1,26 +1,23 @@
-"""Runs: create a simulated shop's run, decide and close days, resume, answer approvals.
+"""Runs: create a simulated shop's run, load any run's context, close a simulated day, and
+the entry points (``shopops run``, ``demo``, ``replay``, answering from any process).
 
-The runner is the **clock** of a simulated shop. For each day ``d`` it
-
-1. runs the day's graph thread (``sense .. learn``, :mod:`agent.graph`) with
-   ``durability="sync"``; an inline approver (scripted, terminal) then answers the day's
-   pending decisions at once (:func:`agent.answers.apply_answer`), otherwise they wait in
-   the store and the run goes on;
-2. expires pending decisions whose deadline has come (day ``k`` decisions with deadline
-   ``D`` expire when day ``k + D`` closes; :func:`agent.answers.expire_due`);
-3. closes the day in one transaction: steps the simulator with every line executed for
-   ``d`` (from the store, so late approvals answered in another process count), records the
-   outcome, feeds the outcome and new feedback events to the signals, snapshots the simulator
-   and the signals, and opens ``d + 1``. Each executed line also gets its own realised
-   outcome once :data:`agent.defaults.ACTION_OUTCOME_DAYS` days have closed from the day it
-   took effect: its SKU's attributable profit over those days
-   (:func:`tools.sim_shop.sku_day_profit`), an ``outcome`` event with the ``action_id`` (key
-   ``action-outcome:ACTION``), which ``policies.lm.feedback`` pairs for training.
+The clock that drives days is :class:`agent.clock.Runner`, one for every shop; this module
+is the simulated backend's side of it and the place runs are loaded from:
+:func:`load_context` rebuilds a run's context (a real shop's goes to
+:func:`agent.real_run.load_real_context`, the only place the backend is chosen), and
+:func:`close_sim_day` closes a simulated day in one transaction: steps the simulator with
+every line executed for it (from the store, so late approvals answered in another process
+count), records the outcome, feeds the outcome and new feedback events to the signals,
+snapshots the simulator and the signals, and opens the next day. Each executed line also
+gets its own realised outcome once :data:`agent.defaults.ACTION_OUTCOME_DAYS` days have
+closed from the day it took effect: its SKU's attributable profit over those days
+(:func:`tools.sim_shop.sku_day_profit`), an ``outcome`` event with the ``action_id`` (key
+``action-outcome:ACTION``), which ``policies.lm.feedback`` pairs for training.
 
 Every step is on disk before the next starts, so a killed process loses nothing:
 :func:`resume_run` reloads the run (simulator snapshot of the open day, policy, signals),
 finishes the interrupted thread from its last checkpoint (executions are idempotent by key)
-and continues. Approvals are answered from any process with :func:`answer_pending`.
+and continues. Decisions are answered from any process with :func:`answer_pending`.
 """
 
 from __future__ import annotations
@@ -31,16 +28,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
-from agent.answers import AnswerResult, apply_answer, expire_due
+from agent.answers import AnswerResult, apply_answer
 from agent.approvals import Approver, make_approver
+from agent.clock import Runner
 from agent.context import AgentContext
 from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
 from agent.policy_factory import make_run_policy
-from agent.queries import RunSummary, count_pending, pending_cards, summarize_run
-from agent.state import thread_id
+from agent.queries import RunSummary, pending_cards, summarize_run
 from agent.store import Store, open_store
 from agent.store.models import (
     Action,
@@ -206,214 +203,104 @@ def load_context(
         policy_name=pol_name,
         signals=signals,
         exec_chunk=int(cfg.get("exec_chunk", 500)),
+        close_day=close_sim_day,
     )
 
 
-# ---------------------------------------------------------------------------- the clock
-class Runner:
-    """Drives one run day by day (see the module docstring).
-
-    Args:
-        ctx: the run's context (:func:`load_context`).
-        checkpointer: an open LangGraph checkpointer on the store's database.
-        approver: answers interrupts inline; ``None`` leaves them pending for ``shopops chat``.
-    """
-
-    def __init__(self, ctx: AgentContext, checkpointer: Any, approver: Approver | None) -> None:
-        from agent.graph import build_graph
-
-        self.ctx = ctx
-        self.graph = build_graph(checkpointer)
-        self.approver = approver
-        self.node_s: dict[str, float] = {}
-        #: decisions this runner expired unanswered (``agent.answers.expire_due`` items)
-        self.expired: list[dict[str, Any]] = []
-
-    # -- one thread
-    def _cfg(self, day: int) -> dict:
-        return {"configurable": {"thread_id": thread_id(self.ctx.run_id, day)}}
-
-    def _invoke(self, value: Any, day: int) -> None:
-        self.graph.invoke(value, self._cfg(day), context=self.ctx, durability="sync")
-
-    def _state(self, day: int) -> Any:
-        return self.graph.get_state(self._cfg(day))
-
-    def finish_interrupted(self, day: int) -> None:
-        """Resume ``day``'s thread if a crash left it between nodes (not at an interrupt)."""
-        st = self._state(day)
-        if st.next and not st.interrupts:
-            self._invoke(None, day)
-
-    def decide_day(self, day: int) -> None:
-        """Run (or finish) ``day``'s thread, then let an inline approver answer its cards."""
-        st = self._state(day)
-        if not st.values:
-            self._invoke({"run_id": self.ctx.run_id, "day": day, "rounds": 0}, day)
-        else:
-            self.finish_interrupted(day)
-        self._answer_inline(day)
-        st = self._state(day)
-        for k, v in (st.values.get("timings") or {}).items():
-            self.node_s[k] = self.node_s.get(k, 0.0) + v
-
-    def _answer_inline(self, day: int) -> None:
-        """The inline approver (scripted, terminal) answers the day's pending cards at once,
-        through the same transaction as every other answer (:mod:`agent.answers`)."""
-        if self.approver is None:
-            return
-        cards = [c for c in pending_cards(self.ctx.store, self.ctx.run_id) if c["day"] == day]
-        if not cards:
-            return
-        t0 = time.perf_counter()
-        answer = self.approver.decide(cards)
-        if answer:
-            apply_answer(self.ctx, answer)
-        self.node_s["approve"] = self.node_s.get("approve", 0.0) + time.perf_counter() - t0
-
-    def expire_due(self, day: int) -> int:
-        """Expire pending decisions whose deadline is the close of ``day``; returns how many."""
-        gone = expire_due(self.ctx, day)
-        self.expired.extend(gone)
-        return len(gone)
-
-    # -- closing
-    def close_day(self) -> dict[str, Any]:
-        """Step the simulator over the open day with its executed lines; open the next."""
-        ctx, store = self.ctx, self.ctx.store
-        shop, run_id = ctx.shop, ctx.run_id
-        day = shop.day
-        with store.session() as s:
-            run = s.get(Run, run_id, with_for_update=True)  # serialises with the clock
-            if run.current_day != day:
-                raise RunStateError(
-                    f"run {run_id}: the store's open day is {run.current_day} but this process "
-                    f"holds day {day}; another process is running it"
-                )
-            lines = [
-                p
-                for (p,) in s.execute(
-                    select(Execution.params)
-                    .where(Execution.run_id == run_id, Execution.applied_day == day)
-                    .order_by(Execution.id)
-                )
-            ]
-            view = shop.view()
-            result = shop.close_day(lines)
-            totals = {
-                "demand": float(result.demand.sum()),
-                "sales": float(result.sales.sum()),
-                "lost": float(result.lost.sum()),
-                "expired": float(result.expired.sum()),
-                "ordered": float(result.ordered.sum()),
-                "refused": float(result.refused.sum()),
-                "stockout_sku_days": int(
-                    ((result.demand + view.backlog - result.sales) > 1e-9).sum()
-                ),
-                "inventory_units": float(view.on_hand.sum()),
-                "promo_sku_days": int((result.discount > 0).sum()),
-                "lines_applied": len(lines),
-            }
-            s.add(
-                DayOutcome(
-                    run_id=run_id,
-                    day=day,
-                    profit=float(result.profit),
-                    breakdown={k: float(v) for k, v in result.breakdown.items()},
-                    totals=totals,
-                )
+# ---------------------------------------------------------------------------- closing a day
+def close_sim_day(ctx: AgentContext) -> dict[str, Any]:
+    """Step the simulator over the open day with its executed lines; open the next (the
+    simulated backend's ``ctx.close_day``; see the module docstring, step 3)."""
+    store = ctx.store
+    shop, run_id = ctx.shop, ctx.run_id
+    day = shop.day
+    with store.session() as s:
+        run = s.get(Run, run_id, with_for_update=True)  # serialises with the clock
+        if run.current_day != day:
+            raise RunStateError(
+                f"run {run_id}: the store's open day is {run.current_day} but this process "
+                f"holds day {day}; another process is running it"
             )
-            s.add(
-                FeedbackEvent(
-                    event_key=f"outcome:{run_id}:{day}",
-                    run_id=run_id,
-                    day=day,
-                    kind="outcome",
-                    sku=None,
-                    payload={"profit": float(result.profit), **totals},
-                )
+        lines = [
+            p
+            for (p,) in s.execute(
+                select(Execution.params)
+                .where(Execution.run_id == run_id, Execution.applied_day == day)
+                .order_by(Execution.id)
             )
-            sig_blob = store.get_blob(run_id, "signals", session=s) or {}
-            cursor = int(sig_blob.get("cursor", 0))
-            if ctx.signals is not None:
-                ctx.signals.observe_day(result, shop.sim)
-                fb = s.execute(
-                    select(
-                        FeedbackEvent.id,
-                        FeedbackEvent.day,
-                        FeedbackEvent.sku,
-                        FeedbackEvent.payload,
-                    )
-                    .where(
-                        FeedbackEvent.run_id == run_id,
-                        FeedbackEvent.kind == "approval",
-                        FeedbackEvent.id > cursor,
-                    )
-                    .order_by(FeedbackEvent.id)
-                ).all()
-                if fb:
-                    ctx.signals.observe_feedback(
-                        [{**p, "sku": sku, "day": d} for _, d, sku, p in fb]
-                    )
-                    cursor = int(fb[-1][0])
-                store.put_blob(
-                    run_id,
-                    "signals",
-                    {"bytes": ctx.signals.to_bytes(), "cursor": cursor},
-                    session=s,
-                )
-            _record_action_outcomes(store, s, run_id, day, shop, result)
-            store.put_blob(run_id, f"sim:{day + 1}", shop.sim, session=s)
-            old = day + 1 - _KEEP_BLOB_DAYS
-            store.delete_blobs(run_id, [f"sim:{old}", f"sense:{old}", f"plan:{old}"], s)
-            run.current_day = day + 1
-            if run.horizon_days is not None and day + 1 >= run.horizon_days:
-                run.status = "finished"
-        return {"day": day, "profit": float(result.profit)}
-
-    def run_day(self) -> dict[str, Any]:
-        """Decide, expire and close the open day."""
-        day = self.ctx.shop.day
-        self.decide_day(day)
-        self.expire_due(day)
-        return self.close_day()
-
-    def run(self, days: int, progress: bool = False) -> None:
-        """Run ``days`` days (fewer if the horizon comes first), with a progress bar."""
-        ctx = self.ctx
-        left = min(days, max(0, ctx.shop.horizon_days - ctx.shop.day))
-        if left <= 0:
-            return
-        if not progress:
-            for _ in range(left):
-                self.run_day()
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        with ctx.store.session() as s:  # the run's profit so far: the bar agrees with the table
-            total = float(
-                s.scalar(select(func.sum(DayOutcome.profit)).where(DayOutcome.run_id == ctx.run_id))
-                or 0.0
+        ]
+        view = shop.view()
+        result = shop.close_day(lines)
+        totals = {
+            "demand": float(result.demand.sum()),
+            "sales": float(result.sales.sum()),
+            "lost": float(result.lost.sum()),
+            "expired": float(result.expired.sum()),
+            "ordered": float(result.ordered.sum()),
+            "refused": float(result.refused.sum()),
+            "stockout_sku_days": int(
+                ((result.demand + view.backlog - result.sales) > 1e-9).sum()
+            ),
+            "inventory_units": float(view.on_hand.sum()),
+            "promo_sku_days": int((result.discount > 0).sum()),
+            "lines_applied": len(lines),
+        }
+        s.add(
+            DayOutcome(
+                run_id=run_id,
+                day=day,
+                profit=float(result.profit),
+                breakdown={k: float(v) for k, v in result.breakdown.items()},
+                totals=totals,
             )
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            transient=False,
-        ) as bar:
-            task = bar.add_task(f"run {ctx.run_id}", total=left)
-            for _ in range(left):
-                out = self.run_day()
-                total += out["profit"]
-                pend = count_pending(ctx.store, ctx.run_id)
-                bar.update(
-                    task,
-                    advance=1,
-                    description=(
-                        f"run {ctx.run_id} day {out['day']}: profit {total:,.0f}, {pend} pending"
-                    ),
+        )
+        s.add(
+            FeedbackEvent(
+                event_key=f"outcome:{run_id}:{day}",
+                run_id=run_id,
+                day=day,
+                kind="outcome",
+                sku=None,
+                payload={"profit": float(result.profit), **totals},
+            )
+        )
+        sig_blob = store.get_blob(run_id, "signals", session=s) or {}
+        cursor = int(sig_blob.get("cursor", 0))
+        if ctx.signals is not None:
+            ctx.signals.observe_day(result, shop.sim)
+            fb = s.execute(
+                select(
+                    FeedbackEvent.id,
+                    FeedbackEvent.day,
+                    FeedbackEvent.sku,
+                    FeedbackEvent.payload,
                 )
+                .where(
+                    FeedbackEvent.run_id == run_id,
+                    FeedbackEvent.kind == "approval",
+                    FeedbackEvent.id > cursor,
+                )
+                .order_by(FeedbackEvent.id)
+            ).all()
+            if fb:
+                ctx.signals.observe_feedback(
+                    [{**p, "sku": sku, "day": d} for _, d, sku, p in fb]
+                )
+                cursor = int(fb[-1][0])
+            store.put_blob(
+                run_id,
+                "signals",
+                {"bytes": ctx.signals.to_bytes(), "cursor": cursor},
+                session=s,
+            )
+        _record_action_outcomes(store, s, run_id, day, shop, result)
+        store.put_blob(run_id, f"sim:{day + 1}", shop.sim, session=s)
+        old = day + 1 - _KEEP_BLOB_DAYS
+        store.delete_blobs(run_id, [f"sim:{old}", f"sense:{old}", f"plan:{old}"], s)
+        run.current_day = day + 1
+        if run.horizon_days is not None and day + 1 >= run.horizon_days:
+            run.status = "finished"
+    return {"day": day, "profit": float(result.profit)}
 
 
 # ---------------------------------------------------------------------------- entry points
