@@ -15,7 +15,35 @@ from agent.errors import RunNotFoundError
 from agent.store import Store
 from agent.store.models import Action, Approval, DayOutcome, RuleEvent, Run
 
-__all__ = ["RunSummary", "count_pending", "pending_cards", "summarize_run"]
+__all__ = [
+    "KPI_FORMATS",
+    "RunSummary",
+    "count_pending",
+    "format_kpi",
+    "pending_cards",
+    "summarize_run",
+]
+
+#: How each run KPI is written for people (tables, reports): never in scientific notation.
+KPI_FORMATS: dict[str, str] = {
+    "days": "{:,.0f}",
+    "profit": "{:,.0f}",
+    "revenue": "{:,.0f}",
+    "fill_rate": "{:.1%}",
+    "lost_units": "{:,.0f}",
+    "stockout_sku_days": "{:,.0f}",
+    "waste_units": "{:,.0f}",
+    "ordered_units": "{:,.0f}",
+    "promo_cost": "{:,.0f}",
+    "avg_inventory_units": "{:,.0f}",
+}
+
+
+def format_kpi(name: str, value: float | None) -> str:
+    """``value`` as :data:`KPI_FORMATS` writes ``name`` (``-`` for a missing value)."""
+    if value is None or value != value:
+        return "-"
+    return KPI_FORMATS.get(name, "{:,.2f}").format(value)
 
 
 @dataclasses.dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -89,3 +90,27 @@ def test_bench_agent_prints_the_figure():
         )
     )
     assert out["daily_run_s_60"] > 0 and "sense" in out["node_s"]
+
+
+def test_markup_in_product_names_is_printed_as_written(tmp_path):
+    """Issue 18: a SKU named ``oops[/bold] [red]FAKE APPROVED[/red]`` crashed `shopops chat`,
+    `shopops status` and the web chat. Names are text, never markup."""
+    import yaml
+
+    base = yaml.safe_load((Path(__file__).parents[1] / "scenarios" / "steady.yaml").read_text())
+    evil = "oops[/bold] [red]FAKE APPROVED[/red]"
+    cat = base["categories"][0]
+    cat["skus"] = [{"id": evil, "price": 10.0, "unit_cost": 5.0, "base_demand": 20.0}]
+    cat.pop("n_skus", None)
+    scen = tmp_path / "evil.yaml"
+    scen.write_text(yaml.safe_dump(base))
+    db = str(tmp_path / "evil.db")
+    r = CliRunner()
+    res = r.invoke(app, ["run", "--db", db, "--scenario", str(scen), "--policy", "base_stock",
+                         "--approval-mode", "confirm", "--days", "2"])
+    assert res.exit_code == 0, res.output
+    for args in (["status", "--db", db], ["chat", "--db", db, "--say", "list"]):
+        out = _ok(r.invoke(app, args))
+        assert "Traceback" not in out
+    out = _ok(r.invoke(app, ["chat", "--db", db, "--say", "list"]))
+    assert "[red]FAKE APPROVED[/red]" in out  # shown as written, not styled

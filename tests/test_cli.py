@@ -60,4 +60,8 @@ def test_demo_runs_the_agent_and_writes_a_report(tmp_path: Path) -> None:
     assert len(reports) == 1
     text = reports[0].read_text()
     assert "## KPIs" in text and "profit" in text
+    import re
+
+    assert not re.search(r"\d\.\d+e[+-]\d", text), "no scientific notation in the report"
+    assert re.search(r"\| profit \| -?[\d,]+ \|", text)
     assert (reports[0].parent / "daily_profit.png").stat().st_size > 1000

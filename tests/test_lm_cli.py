@@ -31,22 +31,36 @@ def test_lm_commands_join_the_train_group_and_bench() -> None:
     assert "--launch-variants" in departures_help and "--by-group" in departures_help
 
 
-def test_train_rl_defaults_are_the_run_configs() -> None:
-    """The command and RLRunConfig state one recipe (what the README and RECORD measure)."""
+def test_train_rl_options_are_generated_from_the_run_config() -> None:
+    """One source: every RLRunConfig field is an option of `train rl` with the field's
+    default and help (issue 18: `beta`'s help had drifted from the config's)."""
+    import dataclasses
     import inspect
+    import typing
 
     from agent.commands.train_lm import train_rl
     from policies.lm.rl import RLRunConfig
 
-    cli = {name: p.default for name, p in inspect.signature(train_rl).parameters.items()}
+    params = inspect.signature(train_rl).parameters
     cfg = RLRunConfig()
-    for name in ("rounds", "n_futures", "horizon", "tail_days", "variants", "launch_variants",
-                 "temperature", "continuation", "rest_of_shop", "hold_days", "learning_rate",
-                 "beta", "seed", "threads", "departure_cost", "scale_rewards"):
-        assert cli[name] == getattr(cfg, name), name
-    assert cli["steps"] == cfg.steps_per_round
-    assert tuple(int(d) for d in cli["starve_days"].split(",")) == cfg.starve_days
-    assert tuple(int(d) for d in cli["eval_seeds"].split(",")) == cfg.eval_seeds
+    hints = typing.get_type_hints(RLRunConfig)
+    for f in dataclasses.fields(RLRunConfig):
+        if dataclasses.is_dataclass(hints[f.name]):
+            continue
+        name = "steps" if f.name == "steps_per_round" else f.name
+        p = params[name]
+        default = getattr(cfg, f.name)
+        if isinstance(default, tuple):
+            assert p.default == ",".join(map(str, default)), name
+        else:
+            assert p.default == default, name
+        option = typing.get_args(p.annotation)[1]
+        assert option.help == f.metadata["help"], name
+    help_text = run("train", "rl", "--help").stdout
+    assert "--num-iterations" in help_text and "--lora" in help_text and "--full" in help_text
+    res = run("train", "rl", "--seeds", "12", "--eval-seeds", "", check=False)
+    assert res.returncode != 0 and "train on seeds 1000 and up" in res.stderr
+    assert "Traceback" not in res.stderr
 
 
 @pytest.fixture(scope="module")

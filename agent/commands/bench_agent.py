@@ -42,4 +42,4 @@ def bench_agent(
     t.add_row("daily run (max)", f"{r['daily_run_s_max']:.3f}", "")
     for node, v in r["node_s"].items():
         t.add_row(f"  {node}", f"{v:.3f}", "")
-    Console().print(t)
+    Console(markup=False).print(t)

@@ -87,6 +87,8 @@ def write_demo_report(folder: Path, summary, report: dict, daily: list[tuple[int
     """Write ``report.md`` and ``daily_profit.png`` into ``folder``; return the report path."""
     import matplotlib
 
+    from agent.queries import format_kpi
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -113,7 +115,8 @@ def write_demo_report(folder: Path, summary, report: dict, daily: list[tuple[int
         "",
         "| KPI | value |",
         "|---|---:|",
-        *(f"| {name} | {value:,.4g} |" for name, value in k.items() if isinstance(value, float)),
+        *(f"| {name} | {format_kpi(name, value)} |" for name, value in k.items()
+          if isinstance(value, float)),
         "",
         "## Decisions",
         "",

@@ -117,9 +117,9 @@ def evaluate(
         fields["jobs"] = jobs
     config = EvalConfig.build(**fields)
     check_report_seeds(config.seed_list, config.allow_train_seeds)  # before any output
-    console = Console()
+    console = Console(markup=False)
     console.print(
-        f"[bold]eval[/bold]: {len(config.policies)} policies x {len(config.scenarios)} "
+        f"eval: {len(config.policies)} policies x {len(config.scenarios)} "
         f"scenarios x {config.seeds} seeds ({config.seed_offset}..."
         f"{config.seed_offset + config.seeds - 1}), {config.jobs} job(s)"
     )
@@ -163,4 +163,4 @@ def bench_eval(
     t.add_column("s / episode", justify="right")
     for name, s in result.items():
         t.add_row(name, f"{s:.2f}")
-    Console().print(t)
+    Console(markup=False).print(t)

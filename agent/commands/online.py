@@ -50,7 +50,7 @@ def evaluate(
     from online.evaluation import evaluate_scenario
 
     names = [s.strip() for s in scenarios.split(",") if s.strip()]
-    console = Console(stderr=True, quiet=json)
+    console = Console(stderr=True, quiet=json, markup=False)
     results = []
     with Progress(console=console, transient=True) as bar:
         for name in names:
@@ -75,7 +75,7 @@ def evaluate(
             )
         )
         return
-    out = Console()
+    out = Console(markup=False)
     if results:
         out.print(_scenario_table(results))
         out.print(_drift_table(results))
@@ -87,6 +87,7 @@ def evaluate(
 
 def _scenario_table(results):
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=f"Forecast accuracy, {results[0].horizon}-day ahead (simulated shops)")
     for col in (
@@ -115,7 +116,7 @@ def _scenario_table(results):
             f"{r.mase['seasonal_naive']:.3f}",
             f"{r.mase['true_mean']:.3f}",
             f"{r.coverage:.1%}",
-            "yes" if r.beats_naive else "[red]NO[/red]",
+            "yes" if r.beats_naive else Text("NO", style="red"),
         )
     return t
 
@@ -177,7 +178,7 @@ def ingest(
 
     mapping = parse_mapping(map_ or [])
     hub = SignalHub.load(checkpoint) if checkpoint and checkpoint.exists() else SignalHub()
-    console = Console(stderr=True, quiet=json)
+    console = Console(stderr=True, quiet=json, markup=False)
     report = ingest_file(
         hub,
         path,
@@ -207,14 +208,14 @@ def ingest(
         ("SKUs in hub", hub.n_skus),
     ):
         t.add_row(k, f"{v:,}")
-    Console().print(t)
+    Console(markup=False).print(t)
     if report.rejected:
         r = Table(title=f"Rejected rows (first {min(show, len(report.rejected))})")
         for col in ("row", "event id", "field", "reason"):
             r.add_column(col)
         for x in report.rejected[:show]:
             r.add_row(str(x.index), x.event_id or "", x.field, x.reason)
-        Console().print(r)
+        Console(markup=False).print(r)
 
 
 def bench_online(
@@ -230,7 +231,7 @@ def bench_online(
 
     from online.bench import run_online_bench
 
-    console = Console(stderr=True, quiet=json)
+    console = Console(stderr=True, quiet=json, markup=False)
     with console.status("benchmarking the signal hub") as status:
         result = run_online_bench(
             n_skus=skus, days=days, mem_days=mem_days, progress=lambda m: status.update(m)
@@ -265,4 +266,4 @@ def bench_online(
             f"{mem['peak_rss_mb']:.0f} MB",
             "< 1,024 MB",
         )
-    Console().print(t)
+    Console(markup=False).print(t)

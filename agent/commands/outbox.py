@@ -94,7 +94,7 @@ def list_cmd(
             what = f"promotion -{float(r['discount'] or 0):.0%} {r['duration_days']}d"
         st = r["status"] + (f" ({r['reason']})" if r["reason"] else "")
         t.add_row(r["key"][:12], r["shop"], str(r["day"]), r["date"], r["sku"], what, st)
-    Console().print(t)
+    Console(markup=False).print(t)
     if rows:
         typer.echo("keys are shown shortened; `--json` or `export` gives them in full")
 

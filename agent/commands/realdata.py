@@ -70,6 +70,7 @@ def import_data(
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
+    from rich.text import Text
 
     from agent.real_run import record_outcomes_for_source
     from agent.store import open_store
@@ -93,7 +94,7 @@ def import_data(
         typer.echo(_json.dumps({**rep.to_dict(), "db": store.safe_url,
                                 "outcomes_recorded": outcomes, "outcomes_skipped": not_opened}))
         return
-    console = Console()
+    console = Console(markup=False)
     t = Table(title=f"Import {m.name} into {store.safe_url}")
     for c in ("table", "file", "status", "rows read", "rows added", "quarantined"):
         t.add_column(c, justify="right" if c.startswith(("rows", "quar")) else "left")
@@ -106,13 +107,14 @@ def import_data(
     q.add_column("lines", justify="right")
     for rule in RULES:
         q.add_row(rule, f"{rep.counts.get(rule, 0):,}")
-    q.add_row("[b]lines in / kept[/b]", f"{rep.lines_in:,} / {rep.lines_clean:,}")
+    q.add_row(Text("lines in / kept", style="bold"),
+              f"{rep.lines_in:,} / {rep.lines_clean:,}")
     console.print(q)
     for run_id, days in outcomes.items():
         console.print(f"run {run_id}: outcomes recorded for days {days} (sales now imported)")
     for run_id, why in not_opened.items():
-        console.print(f"[yellow]run {run_id}: outcomes not recorded now ({why}); the run's "
-                      "next `shopops run` records them[/yellow]")
+        console.print(f"run {run_id}: outcomes not recorded now ({why}); the run's "
+                      "next `shopops run` records them", style="yellow")
 
 
 def clean_report(
@@ -126,6 +128,7 @@ def clean_report(
     """Read and clean a shop's sales lines; print counts per cleaning rule and the calendar."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from online.ingest_real.cleaning import RULES
 
@@ -142,10 +145,11 @@ def clean_report(
     t.add_column("lines quarantined", justify="right")
     for r in RULES:
         t.add_row(r, f"{summary['by_rule'][r]:,}")
-    t.add_row("[b]lines in / kept[/b]", f"{summary['lines_in']:,} / {summary['lines_clean']:,}")
-    Console().print(t)
+    t.add_row(Text("lines in / kept", style="bold"),
+              f"{summary['lines_in']:,} / {summary['lines_clean']:,}")
+    Console(markup=False).print(t)
     if cal:
-        Console().print(
+        Console(markup=False).print(
             f"days {cal['days']}, open {cal['open_days']}, closed {cal['closed_days']} "
             f"(closed weekdays: {', '.join(cal['closed_weekdays']) or 'none'}; other closed "
             f"days: {len(cal['closed_other_days'])}); SKU-days with sales "
@@ -216,7 +220,7 @@ def calibrate(
     from envs.scenario import load_scenario
     from online.ingest_real.panel import build_panel
 
-    console = Console(stderr=json)
+    console = Console(stderr=json, markup=False)
     if from_db is None:
         m, imp = _import(mapping, data)
         t, open_days, cleaning = imp.tables, imp.open_days, imp.cleaning.summary()

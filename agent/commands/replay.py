@@ -158,5 +158,5 @@ def _console():
     """A console; 140 columns when not a terminal (logs, CI) so tables stay readable."""
     from rich.console import Console
 
-    c = Console()
-    return c if c.is_terminal else Console(width=140)
+    c = Console(markup=False)
+    return c if c.is_terminal else Console(width=140, markup=False)

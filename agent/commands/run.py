@@ -124,7 +124,7 @@ def run(
             return
         from rich.console import Console
 
-        Console().print(res.render())
+        Console(markup=False).print(res.render())
         pend = res.summary.pending
         db_flag = f" --db {db}" if db else ""
         typer.echo(

@@ -31,7 +31,7 @@ def scenarios(
     for name in paths or scenario_names():
         spec = load_scenario(name)
         table.add_row(spec.name, "yes" if spec.held_out else "", spec.summary())
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 def bench_sim(
@@ -66,4 +66,4 @@ def bench_sim(
     t.add_row(
         "peak memory, 365 days x 10,000 SKUs", f"{result['peak_mb_10k']:.0f} MB", "< 1,024 MB"
     )
-    Console().print(t)
+    Console(markup=False).print(t)

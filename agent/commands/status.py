@@ -16,6 +16,8 @@ def print_summary(summary: Any, console: Any = None) -> None:
     """A run summary as rich tables: KPIs, then decisions and refusals."""
     from rich.table import Table
 
+    from agent.queries import KPI_FORMATS, format_kpi
+
     console = console or _console()
     k = summary.kpis
     t = Table(
@@ -24,19 +26,9 @@ def print_summary(summary: Any, console: Any = None) -> None:
     )
     t.add_column("KPI")
     t.add_column("value", justify="right")
-    for name, fmt in (
-        ("profit", "{:,.0f}"),
-        ("revenue", "{:,.0f}"),
-        ("fill_rate", "{:.1%}"),
-        ("lost_units", "{:,.0f}"),
-        ("stockout_sku_days", "{:,.0f}"),
-        ("waste_units", "{:,.0f}"),
-        ("ordered_units", "{:,.0f}"),
-        ("promo_cost", "{:,.0f}"),
-        ("avg_inventory_units", "{:,.0f}"),
-    ):
-        v = k.get(name)
-        t.add_row(name.replace("_", " "), "-" if v is None or v != v else fmt.format(v))
+    for name in KPI_FORMATS:
+        if name != "days":
+            t.add_row(name.replace("_", " "), format_kpi(name, k.get(name)))
     console.print(t)
     d = Table(title="Actions and decisions")
     d.add_column("what")

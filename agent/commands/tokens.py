@@ -94,7 +94,9 @@ def list_cmd(
             r["last_used_at"] or "never",
             "revoked" if r["revoked"] else "active",
         )
-    Console().print(t if rows else "No tokens yet: `shopops tokens create --user NAME --role ...`")
+    Console(markup=False).print(
+        t if rows else "No tokens yet: `shopops tokens create --user NAME --role ...`"
+    )
 
 
 @tokens_app.command("revoke")

@@ -71,7 +71,7 @@ def train_base_stock(
     from policies.tuning import tune_base_stock
 
     names = [s.strip() for s in scenario.split(",") if s.strip()]
-    console = Console()
+    console = Console(markup=False)
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as bar:
@@ -134,7 +134,7 @@ def train_ppo(
         learning_rate=learning_rate,
         device=device,
     )
-    console = Console()
+    console = Console(markup=False)
     summary = train_ppo_run(cfg, progress=True)
     console.print(
         f"saved to {summary['out']}: {summary['timesteps']:,} steps in {summary['seconds']:.0f} s; "
@@ -191,4 +191,4 @@ def bench_policies(
     t.add_column("ms per shop-day", justify="right")
     for k, v in result.items():
         t.add_row(k, f"{v:,.1f}")
-    Console().print(t)
+    Console(markup=False).print(t)

@@ -7,11 +7,14 @@ in name order, so it exists by now; if it does not, this module creates it). Hea
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated
 
 import typer
 
+from agent.config_cli import config_command
 from policies.lm import recipe
+from policies.lm.configs import RLRunConfig
 
 _LM_HELP = "Language-model policy: SFT from the expert, RL against the simulator."
 
@@ -84,7 +87,7 @@ def _print_record(title: str, record: dict) -> None:
         for key, value in (record.get(group) or {}).items():
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             table.add_row(f"{group}.{key}", shown)
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 def train_sft(
@@ -155,108 +158,29 @@ def train_sft(
         batch_size=batch_size, learning_rate=learning_rate, seed=seed, threads=threads,
         device=device, report_to=report_to,
     )
-    console = Console()
+    console = Console(markup=False)
     with console.status("SFT") as status:
         record = run(cfg, progress=lambda line: status.update(line), show_bar=True)
     _print_record("LM policy after SFT", record)
 
 
-def train_rl(
-    init: Annotated[str, typer.Option(help="Checkpoint to start from (an SFT model folder).")] = (
-        "artifacts/lm/sft/model"
+@config_command(
+    RLRunConfig,
+    rename={"steps_per_round": "steps"},
+    flags={"lora": "--lora/--full"},
+    extra=(
+        inspect.Parameter(
+            "base_model", inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[str | None, typer.Option(
+                help="Local HF causal-LM folder to start from instead of --init.")]),
+        inspect.Parameter(
+            "register_db", inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[str | None, typer.Option(
+                help="Store database to register the checkpoint version in.")]),
     ),
-    out: Annotated[str, typer.Option(help="Run folder (model saved to <out>/model).")] = (
-        "artifacts/lm/rl"
-    ),
-    scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
-        "steady,festival,disruption,drift,fresh,classic"
-    ),
-    seeds: Annotated[
-        str, typer.Option(help="Training seeds (1000 and up) for the rollouts.")
-    ] = "1010-1013",
-    base_model: Annotated[
-        str | None,
-        typer.Option(help="Local HF causal-LM folder to start from instead of --init."),
-    ] = None,
-    lora: Annotated[bool, typer.Option("--lora/--full", help="LoRA adapter or full weights.")] = (
-        True
-    ),
-    feedback_from: Annotated[
-        str | None,
-        typer.Option(help="Store database (SQLAlchemy URL or SQLite path): train a reward "
-                          "model on its feedback and add it as a weighted reward."),
-    ] = None,
-    feedback_weight: Annotated[float, typer.Option(help="Weight of the feedback reward.")] = 0.2,
-    departure_cost: Annotated[
-        float, typer.Option(help="Reward taken off a completion that departs from the tuned "
-                            "heuristic's decision, in days of the SKU's revenue: a departure "
-                            "must beat the team's rule by this much (0: off).")
-    ] = 0.0,
-    rounds: Annotated[int, typer.Option(help="Rollout-then-train rounds.")] = recipe.ROUNDS,
-    steps: Annotated[int, typer.Option(help="Generation batches per round (each gives 2 "
-                                       "minibatches x 2 passes = 4 optimiser steps).")] = (
-        recipe.STEPS_PER_ROUND
-    ),
-    prompts_per_step: Annotated[int, typer.Option(help="Prompts per step.")] = 16,
-    num_generations: Annotated[int, typer.Option(help="Completions per prompt.")] = 8,
-    n_futures: Annotated[
-        int, typer.Option(help="Random futures averaged per reward (each a seeded fork).")
-    ] = recipe.N_FUTURES,
-    horizon: Annotated[int, typer.Option(help="Reward horizon H in days (56: a promotion's "
-                                         "whole effect on stock and later sales is inside "
-                                         "it; 14 under-valued them).")] = recipe.HORIZON,
-    starve_days: Annotated[
-        str, typer.Option(help="Also roll each shop out after these numbers of days without "
-                          "orders, comma-separated (e.g. 12,25), so RL sees half- and fully-"
-                          "emptied shelves and their recovery (0: off; the default is the "
-                          "shipped recipe).")
-    ] = ",".join(map(str, recipe.STARVE_DAYS)),
-    rest_of_shop: Annotated[
-        str, typer.Option(help="Who runs the other SKUs in the reward's forks: 'policy' (the "
-                          "rolled-out policy's recorded decisions, so shared order costs "
-                          "are shared as in its own shop) or 'expert'.")
-    ] = "policy",
-    hold_days: Annotated[
-        int, typer.Option(help="With --continuation policy: days the sampled decision is kept "
-                          "(order-up-to rule, no new promotion) before the policy takes over.")
-    ] = 1,
-    tail_days: Annotated[
-        int, typer.Option(help="Days after H in which the SKU follows the rest of the shop's "
-                          "rule in every scored run alike (prices the state H leaves behind).")
-    ] = recipe.TAIL_DAYS,
-    variants: Annotated[
-        int, typer.Option(help="Randomised shops per scenario and seed rolled out next to the "
-                          "scenario itself (other lead times, costs, launches).")
-    ] = recipe.VARIANTS,
-    launch_variants: Annotated[
-        int, typer.Option(help="Launch shops per scenario and seed rolled out too: an "
-                          "elastic, promotion-responsive category launched into a festival "
-                          "behind a slow supplier under a weekly order budget.")
-    ] = 0,
-    temperature: Annotated[
-        float, typer.Option(help="Sampling temperature of the completions (exploration; the "
-                            "greedy policy is unchanged by it).")
-    ] = 1.2,
-    continuation: Annotated[
-        str, typer.Option(help="After day 0 the scored SKU is run by the 'policy' being "
-                          "trained, 'hold's its decision for H days, or is run by the 'expert'.")
-    ] = "policy",
-    scale_rewards: Annotated[
-        str, typer.Option(help="Advantage scaling: none (Dr. GRPO), group or batch.")
-    ] = "none",
-    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 3e-4,
-    beta: Annotated[float, typer.Option(help="KL coefficient to the starting policy.")] = 0.05,
-    eval_seeds: Annotated[
-        str, typer.Option(help="Training-split seeds for the before/after check ('' skips).")
-    ] = "1900",
-    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    report_to: Annotated[str, typer.Option(help="tensorboard or none.")] = "tensorboard",
-    register_db: Annotated[
-        str | None, typer.Option(help="Store database to register the checkpoint version in.")
-    ] = None,
-) -> None:
+)
+def train_rl(cfg: RLRunConfig, base_model: str | None = None,
+             register_db: str | None = None) -> None:
     """Stage 2: improve the LM policy against the simulator with TRL's GRPOTrainer (PPO-style).
 
     Prompts are SKU-mornings from the current policy's own rollouts. Each sampled completion
@@ -268,32 +192,20 @@ def train_rl(
     --tail-days, less what the SKU's left-over stock will still cost (perishables: the
     waste), relative to the policy's greedy decision. Ratio clipping, several passes per
     batch, a KL term to the starting policy, unscaled group advantages; LoRA by default.
-    Saves <out>/model with train_record.json.
+    Saves <out>/model with train_record.json. Every option is a field of
+    policies.lm.configs.RLRunConfig (its default and help are the command's).
     """
-
+    import dataclasses
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rich.console import Console
 
-    from policies.lm.rl import RLRunConfig
     from policies.lm.rl import train_rl as run
 
-    cfg = RLRunConfig(
-        init=base_model or init, out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds),
-        lora=lora, feedback_from=feedback_from, feedback_weight=feedback_weight,
-        departure_cost=departure_cost,
-        rounds=rounds, steps_per_round=steps, prompts_per_step=prompts_per_step,
-        num_generations=num_generations, horizon=horizon, continuation=continuation,
-        variants=variants, launch_variants=launch_variants, temperature=temperature,
-        hold_days=hold_days, rest_of_shop=rest_of_shop,
-        starve_days=_day_counts(starve_days, "--starve-days"),
-        tail_days=tail_days, n_futures=n_futures, scale_rewards=scale_rewards,
-        learning_rate=learning_rate, beta=beta, seed=seed, threads=threads, device=device,
-        report_to=report_to,
-        eval_seeds=_seeds(eval_seeds) if eval_seeds.strip() else (),
-    )
-    console = Console()
+    if base_model:
+        cfg = dataclasses.replace(cfg, init=base_model)
+    console = Console(markup=False)
     with console.status("RL") as status:
         record = run(cfg, progress=lambda line: status.update(line), show_bar=True)
     if register_db:
@@ -395,7 +307,7 @@ def bench_policy(
     table.add_column("value", justify="right")
     for key, value in figures.items():
         table.add_row(key, f"{value:,.3f}" if isinstance(value, float) else str(value))
-    Console().print(table)
+    Console(markup=False).print(table)
 
 
 def bench_lm_emptied(
@@ -467,7 +379,7 @@ def bench_lm_departures(
     from eval.lm_reward_check import departure_values, summarise
 
     torch.set_num_threads(1)
-    console = Console()
+    console = Console(markup=False)
     with console.status("scoring departures") as status:
         rows = departure_values(
             _csv(scenarios), _seeds(seeds), path=path, horizon=horizon, tail_days=tail_days,
@@ -516,7 +428,7 @@ def bench_lm_grammar(
     from eval.lm_bench import grammar_ceiling
     from eval.splits import report_seeds
 
-    console = Console()
+    console = Console(markup=False)
     with console.status("running the expert both ways") as status:
         rows = grammar_ceiling(expert, _csv(scenarios), tuple(report_seeds(seeds)), jobs,
                                progress=lambda line: status.update(line))
@@ -644,7 +556,7 @@ def bench_lm_eval(
     from eval.stats import t_interval
 
     torch.set_num_threads(1)
-    console = Console(width=160)
+    console = Console(width=160, markup=False)
     lm = {name: path for name, path in (("lm_sft", sft), ("lm_rl", rl)) if path}  # '': skip
     names = [*lm, *_csv(baselines)]
     import csv

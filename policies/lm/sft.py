@@ -19,39 +19,11 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from policies.lm.configs import LoraSettings
 from policies.lm.demos import DEFAULT_TRAIN_SCENARIOS, check_training_seeds
 from policies.lm.errors import LMConfigError
 
 __all__ = ["LoraSettings", "SFTRunConfig", "apply_lora", "evaluate_validity", "train_sft"]
-
-
-@dataclasses.dataclass
-class LoraSettings:
-    """LoRA adapter shape (PEFT) for fine-tuning a larger model cheaply."""
-
-    r: int = field(default=8, metadata={"help": "Adapter rank."})
-    alpha: int = field(default=16, metadata={"help": "Adapter scaling (alpha / r)."})
-    dropout: float = field(default=0.0, metadata={"help": "Dropout on the adapter input."})
-    target_modules: str = field(
-        default="all-linear", metadata={"help": "PEFT target modules ('all-linear' or names)."}
-    )
-
-    def __post_init__(self) -> None:
-        if self.r < 1 or self.alpha < 1:
-            raise LMConfigError(f"LoRA r and alpha must be >= 1; got r={self.r}, "
-                                f"alpha={self.alpha}")
-
-    def peft_config(self) -> Any:
-        """The ``peft.LoraConfig`` for a causal LM."""
-        from peft import LoraConfig
-
-        targets: Any = self.target_modules
-        if targets != "all-linear":
-            targets = [t.strip() for t in targets.split(",") if t.strip()]
-        return LoraConfig(
-            r=self.r, lora_alpha=self.alpha, lora_dropout=self.dropout,
-            target_modules=targets, task_type="CAUSAL_LM",
-        )
 
 
 @dataclasses.dataclass
