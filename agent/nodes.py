@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.runtime import Runtime
 from sqlalchemy import delete, func, insert, select, update
@@ -26,26 +25,17 @@ from agent.answers import supersede_older
 from agent.context import AgentContext
 from agent.errors import RunStateError
 from agent.execute import execute_ready, lock_run, shop_now
-from agent.routing import (
-    decision_card,
-    excess_row,
-    excess_whatif,
-    loses,
-    recent_answers,
-    safe_parts,
-)
+from agent.routing import decide_routes, recent_answers, route_rows
 from agent.state import DayState
 from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
 from envs.plan import Plan, PlanArrays
 from tools.actions import (
-    arrays_from_lines,
     idempotency_key,
     lines_from_arrays,
 )
 from tools.guardrails import RuleEvent as GuardEvent
 from tools.guardrails import apply_guardrails
 from tools.plan_text import parse_plan_text
-from tools.risk import score_actions
 from tools.signals import EmaSignals, SignalSnapshot
 
 __all__ = ["act", "check", "learn", "plan", "route", "sense"]
@@ -309,7 +299,11 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
 # ---------------------------------------------------------------------------- route
 @_timed("route")
 def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
-    """Score each action's risk; the approval mode decides auto or pending (with a card)."""
+    """Score each action's risk; the approval mode decides auto or pending (with a card).
+
+    In ``risky`` mode a risky order's safe part executes and its excess waits; a proposal
+    whose own what-if loses money is not put to a person; what a person rejected lately
+    goes back to a person (:mod:`agent.routing` holds the rules)."""
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
     shop, store, ap = ctx.shop, ctx.store, ctx.approval
@@ -323,117 +317,22 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         ).all()
     if not acts:
         return {"counts": {"auto": 0, "pending": 0}}
-    arrays = arrays_from_lines([a.params for a in acts], shop.sku_index)
-    risk = score_actions(arrays.order_qty, arrays.promo_set, arrays.discount, view, snap, ap)
-    pos = np.array([shop.sku_index[a.sku] for a in acts], dtype=np.int64)
-    score = np.array([risk[a.kind][p] for a, p in zip(acts, pos, strict=True)])
     recent = recent_answers(store, run_id, day, {(a.kind, a.sku) for a in acts})
-    rejected = np.array(
-        [recent.get((a.kind, a.sku), {}).get("decision") == "reject" for a in acts], dtype=bool
-    )
-    if ap.mode == "auto":
-        pending = np.zeros(len(acts), dtype=bool)
-    elif ap.mode == "confirm":
-        pending = np.ones(len(acts), dtype=bool)
-    else:  # risky; and what a person rejected lately goes back to a person, never auto
-        pending = (score >= ap.threshold) | rejected
-    whatif = shop.what_if(arrays, ap.whatif_horizon) if pending.any() else None
-    part_names = {
-        "restock": ("spend", "deviation", "drift", "anomaly"),
-        "promotion": ("discount", "drift", "anomaly"),
-    }
-    refuse = np.zeros(len(acts), dtype=bool)
-    split = np.zeros(len(acts), dtype=float)  # the safe part of a risky restock
-    if whatif is not None:  # a proposal that loses money by its own what-if is not put
-        for i, (a, p) in enumerate(zip(acts, pos, strict=True)):  # to a person
-            refuse[i] = pending[i] and loses(a.kind, float(whatif.per_sku[p]),
-                                               float(risk["need"][p]))
-    if ap.mode == "risky" and ap.execute_safe_part:
-        split = safe_parts(acts, pos, pending & ~refuse & ~rejected, arrays, risk, view, snap,
-                           ap)
-    excess_delta = excess_whatif(shop, arrays, acts, pos, split, whatif)
-    pend_ids = [int(a.id) for a, p in zip(acts, pending, strict=True) if p]
+    routes = decide_routes(acts, shop, view, snap, ap, recent)
     with store.session() as s:
+        pend_ids = [int(a.id) for a, p in zip(acts, routes.pending, strict=True) if p]
         rules_by_action: dict[int, list[dict]] = {}
-        if pend_ids:
-            for r in s.execute(
-                select(
-                    RuleEvent.action_id, RuleEvent.rule, RuleEvent.outcome, RuleEvent.detail
-                ).where(
-                    RuleEvent.run_id == run_id,
-                    RuleEvent.day == day,
-                    RuleEvent.action_id.in_(pend_ids),
-                )
-            ):
-                rules_by_action.setdefault(int(r.action_id), []).append(
-                    {"rule": r.rule, "outcome": r.outcome, "detail": r.detail}
-                )
-        updates, excess_rows, refused_events = [], [], []
-        for i, (a, p, sc, is_p) in enumerate(zip(acts, pos, score, pending, strict=True)):
-            parts = {k: round(float(risk[f"{a.kind}.{k}"][p]), 4) for k in part_names[a.kind]}
-            upd: dict[str, Any] = {
-                "id": a.id,
-                "risk": round(float(sc), 4),
-                "risk_parts": parts,
-                "status": "pending" if is_p else "auto",
-                "card": None,
-            }
-            if refuse[i]:
-                delta = float(whatif.per_sku[p])
-                detail = (
-                    f"its own what-if loses {-delta:.2f} over {whatif.horizon} days versus no "
-                    "action" + (" and the forecast needs no order" if a.kind == "restock" else "")
-                )
-                upd.update(status="refused", reason=f"not proposed: {detail}")
-                refused_events.append({
-                    "run_id": run_id, "day": day, "action_id": int(a.id), "sku": a.sku,
-                    "kind": a.kind, "rule": "whatif.negative", "outcome": "dropped",
-                    "detail": detail, "before": dict(a.params), "after": None,
-                })
-            elif is_p:
-                card = decision_card(
-                    run_id,
-                    day,
-                    a,
-                    int(p),
-                    float(sc),
-                    parts,
-                    view,
-                    snap,
-                    risk,
-                    whatif,
-                    rules_by_action.get(int(a.id), []),
-                    ap.deadline_days,
-                    getattr(shop, "whatif_unavailable", None) if whatif is None else None,
-                )
-                if (a.kind, a.sku) in recent:  # what people said about this SKU lately
-                    card["previous_answer"] = recent[(a.kind, a.sku)]
-                if split[i] > 0:  # the safe part executes now, the excess waits
-                    safe = int(split[i])
-                    excess = int(a.params["quantity"]) - safe
-                    upd.update(status="auto", params={**a.params, "quantity": safe},
-                               reason=f"the safe part of a risky order; x{excess} waits")
-                    row = excess_row(run_id, day, a, safe, excess, card, upd)
-                    delta = excess_delta.get(i)
-                    if delta is not None:  # the excess's own effect, beyond the safe part
-                        row["card"]["effect"] = {**card["effect"], "profit_delta": delta}
-                    need_left = float(row["card"]["why"]["need_units"])
-                    if delta is not None and loses("restock", delta, need_left):
-                        detail = (f"the excess x{excess} beyond the safe part x{safe} loses "
-                                  f"{-delta:.2f} over {whatif.horizon} days by its own what-if "
-                                  "and the forecast needs no more")
-                        upd["reason"] = f"the safe part of a risky order; not proposed: {detail}"
-                        refused_events.append({
-                            "run_id": run_id, "day": day, "action_id": int(a.id),
-                            "sku": a.sku, "kind": a.kind, "rule": "whatif.negative",
-                            "outcome": "clipped", "detail": detail,
-                            "before": dict(a.params), "after": upd["params"],
-                        })
-                    else:
-                        excess_rows.append(row)
-                else:
-                    upd["card"] = card
-            updates.append(upd)
+        for r in s.execute(
+            select(RuleEvent.action_id, RuleEvent.rule, RuleEvent.outcome, RuleEvent.detail)
+            .where(RuleEvent.run_id == run_id, RuleEvent.day == day,
+                   RuleEvent.action_id.in_(pend_ids))
+        ) if pend_ids else ():
+            rules_by_action.setdefault(int(r.action_id), []).append(
+                {"rule": r.rule, "outcome": r.outcome, "detail": r.detail}
+            )
+        updates, excess_rows, refused_events = route_rows(
+            routes, acts, run_id, day, view, snap, rules_by_action, recent, shop, ap
+        )
         s.execute(update(Action), updates)
         if refused_events:
             s.execute(insert(RuleEvent), refused_events)
@@ -445,26 +344,22 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
                 {"id": int(i), "card": {**row["card"], "action_id": int(i)}}
                 for (i,), row in zip(got, excess_rows, strict=True)
             ])
-    n_r = int(refuse.sum())
-    n_s = int((split > 0).sum())
-    n_p = int(pending.sum()) - n_r
+    n_auto = sum(u["status"] == "auto" for u in updates)
+    n_r, n_s = sum(u["status"] == "refused" for u in updates), len(excess_rows)
+    n_p = sum(u["status"] == "pending" for u in updates) + n_s
+    whatif = routes.whatif
     text = (
         f"Risk for day {day} (mode {ap.mode}, threshold {ap.threshold}): "
-        f"{len(acts) - n_p - n_r} actions execute automatically, {n_p} wait for a person"
+        f"{n_auto} actions execute automatically, {n_p} wait for a person"
         + (f" ({n_s} of them only beyond a safe part that executes now)" if n_s else "")
         + (f"; {n_r} not proposed (their what-if loses money)" if n_r else "")
-        + (
-            f"; the plan's what-if over {whatif.horizon} days is {whatif.total:+.2f} versus "
-            "no action"
-            if whatif is not None
-            else ""
-        )
+        + (f"; the plan's what-if over {whatif.horizon} days is {whatif.total:+.2f} versus "
+           "no action" if whatif is not None else "")
         + "."
     )
     return {
         "messages": [AIMessage(content=text, name="route", id=f"route-{day}")],
-        "counts": {"auto": len(acts) - n_p - n_r + n_s, "pending": n_p, "split": n_s,
-                   "not_proposed": n_r},
+        "counts": {"auto": n_auto, "pending": n_p, "split": n_s, "not_proposed": n_r},
     }
 
 

@@ -11,22 +11,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from envs.plan import PlanArrays
-from tools.actions import idempotency_key, line_summary
+from tools.actions import arrays_from_lines, idempotency_key, line_summary
 from tools.risk import score_actions
 
 __all__ = [
     "LM_KEYS",
     "RECENT_DAYS",
+    "Routes",
+    "decide_routes",
     "decision_card",
     "excess_row",
     "excess_whatif",
     "loses",
     "recent_answers",
+    "route_rows",
     "safe_parts",
 ]
 
@@ -209,3 +213,118 @@ def recent_answers(
                 "edit": r.edit, "asked": line_summary(r.params),
             }
     return out
+
+
+_PARTS = {
+    "restock": ("spend", "deviation", "drift", "anomaly"),
+    "promotion": ("discount", "drift", "anomaly"),
+}
+
+
+@dataclasses.dataclass
+class Routes:
+    """What ``route`` decided for a day's checked actions (arrays in the actions' order).
+
+    Attributes:
+        pos: each action's SKU position.
+        risk: :func:`tools.risk.score_actions` of the plan; ``score`` each action's score.
+        pending: waits for a person; ``refuse``: not proposed (its own what-if loses);
+        split: the safe part that executes now (0: none); ``excess_delta``: the what-if of
+        the excess alone, by action index; ``whatif``: the plan's what-if (``None`` when
+        nothing waits or the shop cannot simulate).
+    """
+
+    pos: np.ndarray
+    risk: dict[str, np.ndarray]
+    score: np.ndarray
+    pending: np.ndarray
+    refuse: np.ndarray
+    split: np.ndarray
+    excess_delta: dict[int, float]
+    whatif: Any
+
+
+def decide_routes(acts, shop, view, snap, ap, recent) -> Routes:
+    """Who decides each action: the rules of the module docstring, vectorised."""
+    arrays = arrays_from_lines([a.params for a in acts], shop.sku_index)
+    risk = score_actions(arrays.order_qty, arrays.promo_set, arrays.discount, view, snap, ap)
+    pos = np.array([shop.sku_index[a.sku] for a in acts], dtype=np.int64)
+    score = np.array([risk[a.kind][p] for a, p in zip(acts, pos, strict=True)])
+    rejected = np.array(
+        [recent.get((a.kind, a.sku), {}).get("decision") == "reject" for a in acts], dtype=bool
+    )
+    if ap.mode == "auto":
+        pending = np.zeros(len(acts), dtype=bool)
+    elif ap.mode == "confirm":
+        pending = np.ones(len(acts), dtype=bool)
+    else:  # risky; and what a person rejected lately goes back to a person, never auto
+        pending = (score >= ap.threshold) | rejected
+    whatif = shop.what_if(arrays, ap.whatif_horizon) if pending.any() else None
+    refuse = np.zeros(len(acts), dtype=bool)
+    if whatif is not None:
+        for i, (a, p) in enumerate(zip(acts, pos, strict=True)):
+            refuse[i] = pending[i] and loses(a.kind, float(whatif.per_sku[p]),
+                                               float(risk["need"][p]))
+    split = np.zeros(len(acts), dtype=float)
+    if ap.mode == "risky" and ap.execute_safe_part:
+        split = safe_parts(acts, pos, pending & ~refuse & ~rejected, arrays, risk, view, snap,
+                           ap)
+    delta = excess_whatif(shop, arrays, acts, pos, split, whatif)
+    return Routes(pos, risk, score, pending, refuse, split, delta, whatif)
+
+
+def route_rows(routes: Routes, acts, run_id, day, view, snap, rules_by_action, recent, shop,
+               ap) -> tuple[list[dict], list[dict], list[dict]]:
+    """The rows ``route`` writes: action updates, the excess actions to insert, and the
+    ``whatif.negative`` rule events."""
+    updates, excess_rows, events = [], [], []
+    whatif, risk = routes.whatif, routes.risk
+    for i, a in enumerate(acts):
+        p, sc, is_p = int(routes.pos[i]), float(routes.score[i]), bool(routes.pending[i])
+        parts = {k: round(float(risk[f"{a.kind}.{k}"][p]), 4) for k in _PARTS[a.kind]}
+        upd: dict[str, Any] = {"id": a.id, "risk": round(sc, 4), "risk_parts": parts,
+                               "status": "pending" if is_p else "auto", "card": None}
+        updates.append(upd)
+        if routes.refuse[i]:
+            delta = float(whatif.per_sku[p])
+            detail = (f"its own what-if loses {-delta:.2f} over {whatif.horizon} days versus "
+                      "no action" + (" and the forecast needs no order"
+                                     if a.kind == "restock" else ""))
+            upd.update(status="refused", reason=f"not proposed: {detail}")
+            events.append(_refusal(run_id, day, a, detail, "dropped", None))
+            continue
+        if not is_p:
+            continue
+        card = decision_card(
+            run_id, day, a, p, sc, parts, view, snap, risk, whatif,
+            rules_by_action.get(int(a.id), []), ap.deadline_days,
+            getattr(shop, "whatif_unavailable", None) if whatif is None else None,
+        )
+        if (a.kind, a.sku) in recent:  # what people said about this SKU lately
+            card["previous_answer"] = recent[(a.kind, a.sku)]
+        if routes.split[i] <= 0:
+            upd["card"] = card
+            continue
+        safe = int(routes.split[i])  # the safe part executes now, the excess waits
+        excess = int(a.params["quantity"]) - safe
+        upd.update(status="auto", params={**a.params, "quantity": safe},
+                   reason=f"the safe part of a risky order; x{excess} waits")
+        row = excess_row(run_id, day, a, safe, excess, card, upd)
+        delta = routes.excess_delta.get(i)
+        if delta is not None:  # the excess's own effect, beyond the safe part
+            row["card"]["effect"] = {**card["effect"], "profit_delta": delta}
+        if delta is not None and loses("restock", delta, float(row["card"]["why"]["need_units"])):
+            detail = (f"the excess x{excess} beyond the safe part x{safe} loses {-delta:.2f} "
+                      f"over {whatif.horizon} days by its own what-if and the forecast needs "
+                      "no more")
+            upd["reason"] = f"the safe part of a risky order; not proposed: {detail}"
+            events.append(_refusal(run_id, day, a, detail, "clipped", upd["params"]))
+        else:
+            excess_rows.append(row)
+    return updates, excess_rows, events
+
+
+def _refusal(run_id, day, a, detail, outcome, after) -> dict[str, Any]:
+    return {"run_id": run_id, "day": day, "action_id": int(a.id), "sku": a.sku,
+            "kind": a.kind, "rule": "whatif.negative", "outcome": outcome, "detail": detail,
+            "before": dict(a.params), "after": after}

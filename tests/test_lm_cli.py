@@ -31,23 +31,29 @@ def test_lm_commands_join_the_train_group_and_bench() -> None:
     assert "--launch-variants" in departures_help and "--by-group" in departures_help
 
 
-def test_train_rl_options_are_generated_from_the_run_config() -> None:
-    """One source: every RLRunConfig field is an option of `train rl` with the field's
-    default and help (issue 18: `beta`'s help had drifted from the config's)."""
+@pytest.mark.parametrize("stage", ["rl", "sft"])
+def test_train_options_are_generated_from_the_run_config(stage: str) -> None:
+    """One source: every RLRunConfig / SFTRunConfig field is an option of `train rl` /
+    `train sft` with the field's default and help (issue 18: `beta`'s help had drifted from
+    the config's, and `train sft`'s seeds, day stride and epochs from SFTRunConfig's)."""
     import dataclasses
     import inspect
     import typing
 
-    from agent.commands.train_lm import train_rl
-    from policies.lm.rl import RLRunConfig
+    from agent.commands.train_lm import train_rl, train_sft
+    from policies.lm.configs import RLRunConfig, SFTRunConfig
 
-    params = inspect.signature(train_rl).parameters
-    cfg = RLRunConfig()
-    hints = typing.get_type_hints(RLRunConfig)
-    for f in dataclasses.fields(RLRunConfig):
+    command, config, rename = {
+        "rl": (train_rl, RLRunConfig, {"steps_per_round": "steps"}),
+        "sft": (train_sft, SFTRunConfig, {"drivers": "driver"}),
+    }[stage]
+    params = inspect.signature(command).parameters
+    cfg = config()
+    hints = typing.get_type_hints(config)
+    for f in dataclasses.fields(config):
         if dataclasses.is_dataclass(hints[f.name]):
             continue
-        name = "steps" if f.name == "steps_per_round" else f.name
+        name = rename.get(f.name, f.name)
         p = params[name]
         default = getattr(cfg, f.name)
         if isinstance(default, tuple):
@@ -56,9 +62,9 @@ def test_train_rl_options_are_generated_from_the_run_config() -> None:
             assert p.default == default, name
         option = typing.get_args(p.annotation)[1]
         assert option.help == f.metadata["help"], name
-    help_text = run("train", "rl", "--help").stdout
-    assert "--num-iterations" in help_text and "--lora" in help_text and "--full" in help_text
-    res = run("train", "rl", "--seeds", "12", "--eval-seeds", "", check=False)
+    help_text = run("train", stage, "--help").stdout
+    assert "--lora" in help_text and "--seeds" in help_text
+    res = run("train", stage, "--seeds", "12", check=False)
     assert res.returncode != 0 and "train on seeds 1000 and up" in res.stderr
     assert "Traceback" not in res.stderr
 

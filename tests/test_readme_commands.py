@@ -108,6 +108,7 @@ def test_every_readme_command_runs_as_written(tmp_path):
     shopops = str(Path(sys.executable).with_name("shopops"))
     run_id = None
     ran, parsed, skipped = [], [], []
+    outputs: dict[str, str] = {}
     for line in lines:
         if line.startswith("make "):
             parsed.append(line)  # CI runs `make test`; tests/test_cli.py runs the demo
@@ -128,10 +129,26 @@ def test_every_readme_command_runs_as_written(tmp_path):
         assert res.returncode == 0, f"{line}\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
         assert "Traceback" not in res.stderr, (line, res.stderr[-3000:])
         ran.append(line)
+        outputs[line] = res.stdout
         if argv[:1] == ["run"] and run_id is None:
             m = re.search(r"Run ([0-9a-f]{12})", res.stdout)
             run_id = m.group(1) if m else None
     assert not (REPO / "orders.csv").exists()  # nothing is written into the repository
+    # a scenario replay keeps out of the live store (it never becomes the open run)
+    from sqlalchemy import select
+
+    from agent.store import open_store
+    from agent.store.models import Run
+
+    live = open_store(str(home / ".shopops" / "shopops.db"))
+    with live.session() as s:
+        shops = set(s.scalars(select(Run.shop_id)))
+    live.close()
+    assert (home / ".shopops" / "replays.db").exists() and not any(
+        x.startswith("replay-") for x in shops), shops
+    for line, out in outputs.items():  # a real shop's hints name its own store
+        if line.startswith("shopops run --shop"):
+            assert "outbox list --shop real-example" in out, out[-500:]
     assert not (REPO / "~").exists()
     assert run_id and len(ran) >= 8, (ran, parsed, skipped)
     real_db = home / ".shopops" / "real-example.db"
@@ -148,3 +165,18 @@ def test_every_readme_command_runs_as_written(tmp_path):
     if skipped:
         pytest.skip(f"ran {len(ran)}, parsed {len(parsed)}; real-data lines skipped: no "
                     f"{SHARED_DATA}")
+
+
+def test_the_checkpoint_records_commands_still_parse():
+    """RECORD.md says how each shipped checkpoint was trained, command by command; those
+    commands must stay runnable as written (options generated from the run configs)."""
+    record = REPO / "policies" / "lm" / "checkpoints" / "default" / "RECORD.md"
+    lines = []
+    for block in re.findall(r"```(?:bash)?\n(.*?)```", record.read_text(encoding="utf-8"), re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if "shopops " in line and not re.search(r"[<\[|&]", line):
+                lines.append(line[line.index("shopops "):])
+    assert len(lines) >= 20
+    for line in lines:
+        _parse(shlex.split(line)[1:])

@@ -14,7 +14,7 @@ import typer
 
 from agent.config_cli import config_command
 from policies.lm import recipe
-from policies.lm.configs import RLRunConfig
+from policies.lm.configs import RLRunConfig, SFTRunConfig
 
 _LM_HELP = "Language-model policy: SFT from the expert, RL against the simulator."
 
@@ -63,16 +63,6 @@ def _seeds(text: str) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _day_counts(text: str, option: str) -> tuple[int, ...]:
-    """Comma-separated day counts (``"12,25"``); zeros are dropped (``"0"``: none)."""
-    from policies.lm.errors import LMConfigError
-
-    try:
-        return tuple(d for d in (int(p) for p in _csv(text)) if d != 0)
-    except ValueError:
-        raise LMConfigError(f"{option}: expected day counts like '12,25'; got {text!r}") from None
-
-
 def _print_record(title: str, record: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -90,74 +80,24 @@ def _print_record(title: str, record: dict) -> None:
     Console(markup=False).print(table)
 
 
-def train_sft(
-    out: Annotated[str, typer.Option(help="Run folder (model saved to <out>/model).")] = (
-        "artifacts/lm/sft"
-    ),
-    scenarios: Annotated[str, typer.Option(help="Training scenarios, comma-separated.")] = (
-        "steady,festival,disruption,drift,fresh,classic"
-    ),
-    seeds: Annotated[
-        str, typer.Option(help="Training seeds, 1000 and up ('1000-1002' or '1000,1001').")
-    ] = "1000-1002",
-    day_stride: Annotated[int, typer.Option(help="Label every k-th morning.")] = 2,
-    driver: Annotated[
-        str, typer.Option(help="Who drives the episodes, comma-separated, one pass each: "
-                          "'expert' (the expert itself), 'lm' or 'lm:<checkpoint>' (the "
-                          "student drives, the expert labels: DAgger), or a policy name.")
-    ] = "expert",
-    variants: Annotated[
-        int, typer.Option(help="Randomised shops per scenario and seed (domain "
-                          "randomisation: lead times, order minimums, demand, launches).")
-    ] = 0,
-    name_dropout: Annotated[
-        float, typer.Option(help="Share of rows shown with unknown category/product names.")
-    ] = 0.0,
-    starve_days: Annotated[
-        int, typer.Option(help="Also run every episode with nobody ordering on its first N "
-                          "days, the expert labelling (empty shelves and their recovery).")
-    ] = 0,
-    jobs: Annotated[int, typer.Option(help="Worker processes for the demonstrations.")] = 1,
-    expert: Annotated[
-        str | None, typer.Option(help="Expert policy (default: mpc; base_stock_tuned is "
-                                 "200x faster).")
-    ] = None,
-    base_model: Annotated[
-        str | None, typer.Option(help="Local HF causal-LM folder instead of the tiny model.")
-    ] = None,
-    lora: Annotated[bool, typer.Option("--lora", help="Train a LoRA adapter (PEFT).")] = False,
-    epochs: Annotated[float, typer.Option(help="Passes over the demonstrations.")] = 3.0,
-    max_steps: Annotated[int, typer.Option(help="Stop after this many steps (-1: epochs).")] = -1,
-    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 128,
-    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
-    seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
-    threads: Annotated[int, typer.Option(help="torch CPU threads.")] = 2,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    report_to: Annotated[str, typer.Option(help="tensorboard or none.")] = "tensorboard",
-) -> None:
+@config_command(SFTRunConfig, rename={"drivers": "driver"})
+def train_sft(cfg: SFTRunConfig) -> None:
     """Stage 1: teach the LM policy the expert's decisions with TRL's SFTTrainer.
 
     Runs the expert on training scenarios and seeds, trains a word-level tokenizer and a tiny
     Llama from a config (or fine-tunes --base-model, with --lora), reports accuracy and the
     invalid-output rate with and without the grammar mask, and saves a checkpoint with
     ``train_record.json`` (command, seeds, data, budget). TensorBoard logs: <out>/runs.
+    Every option is a field of policies.lm.configs.SFTRunConfig (its default and help are
+    the command's).
     """
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rich.console import Console
 
-    from policies.lm.sft import SFTRunConfig
     from policies.lm.sft import train_sft as run
 
-    cfg = SFTRunConfig(
-        out=out, scenarios=_csv(scenarios), seeds=_seeds(seeds), expert=expert,
-        day_stride=day_stride, drivers=_csv(driver), variants=variants,
-        name_dropout=name_dropout, jobs=jobs, starve_days=starve_days,
-        base_model=base_model, lora=lora, epochs=epochs, max_steps=max_steps,
-        batch_size=batch_size, learning_rate=learning_rate, seed=seed, threads=threads,
-        device=device, report_to=report_to,
-    )
     console = Console(markup=False)
     with console.status("SFT") as status:
         record = run(cfg, progress=lambda line: status.update(line), show_bar=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from policies.lm import recipe
 
-__all__ = ["LoraSettings", "RLRunConfig"]
+__all__ = ["LoraSettings", "RLRunConfig", "SFTRunConfig"]
 
 
 @dataclasses.dataclass
@@ -281,3 +281,92 @@ class RLRunConfig:
             log_completions=False,
             dataloader_num_workers=0,
         )
+
+
+@dataclasses.dataclass
+class SFTRunConfig:
+    """Everything a supervised run needs; every field has a working default."""
+
+    out: str = field(default="artifacts/lm/sft", metadata={"help": "Run folder."})
+    scenarios: tuple[str, ...] = field(
+        default=recipe.TRAIN_SCENARIOS,
+        metadata={"help": "Training scenarios, comma-separated."}
+    )
+    seeds: tuple[int, ...] = field(
+        default=(1000, 1001, 1002),
+        metadata={"help": "Training seeds, 1000 and up ('1000-1002' or '1000,1001')."},
+    )
+    expert: str | None = field(
+        default=None, metadata={"help": "Expert policy (default: mpc, the lookahead planner; "
+                                         "base_stock_tuned is 200x faster)."}
+    )
+    drivers: tuple[str, ...] = field(
+        default=("expert",),
+        metadata={"help": "Who runs the demonstration episodes, one full pass each: 'expert' "
+                          "(the expert labels every kept day of its own episodes), 'lm' / "
+                          "'lm:<checkpoint>' (the student drives and the expert labels: "
+                          "DAgger) or any registered policy name."},
+    )
+    variants: int = field(
+        default=0, metadata={"help": "Randomised shops per scenario and seed "
+                                     "(policies.lm.variants)."}
+    )
+    name_dropout: float = field(
+        default=0.0, metadata={"help": "Share of rows whose category and product names are "
+                                       "made unknown."}
+    )
+    starve_days: int = field(
+        default=0, metadata={"help": "Also run every episode with nobody ordering on its first "
+                                      "n days, labelled by the expert (empty shelves and their "
+                                      "recovery; 0: off)."}
+    )
+    jobs: int = field(default=1, metadata={"help": "Worker processes for the demonstrations."})
+    day_stride: int = field(default=2, metadata={"help": "Keep every k-th day of each episode."})
+    base_model: str | None = field(
+        default=None,
+        metadata={"help": "Local Hugging Face causal-LM folder to fine-tune instead of the "
+                          "tiny model built from a config (nothing is downloaded)."},
+    )
+    lora: bool = field(default=False, metadata={"help": "Train a LoRA adapter (PEFT)."})
+    lora_settings: LoraSettings = field(default_factory=LoraSettings)
+    hidden_size: int = field(default=128, metadata={"help": "Tiny model width."})
+    num_layers: int = field(default=4, metadata={"help": "Tiny model depth."})
+    epochs: float = field(default=3.0, metadata={"help": "Passes over the demonstrations."})
+    max_steps: int = field(default=-1, metadata={"help": "Stop after this many steps (-1: "
+                                                         "use epochs)."})
+    batch_size: int = field(default=128, metadata={"help": "Rows per optimisation step."})
+    learning_rate: float = field(default=2e-3, metadata={"help": "Peak AdamW learning rate."})
+    seed: int = field(default=0, metadata={"help": "Seed of initialisation and shuffling."})
+    validation_rows: int = field(
+        default=2000, metadata={"help": "Demonstration rows held back to measure accuracy and "
+                                        "invalid output."}
+    )
+    threads: int = field(default=2, metadata={"help": "torch CPU threads."})
+    report_to: str = field(default="tensorboard", metadata={"help": "'tensorboard' or 'none'."})
+    logging_steps: int = field(default=20, metadata={"help": "Log metrics every k steps."})
+    device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda'."})
+
+    def __post_init__(self) -> None:
+        from policies.lm.demos import check_training_seeds
+        from policies.lm.errors import LMConfigError
+
+        check_training_seeds(self.seeds)
+        if not self.drivers:
+            raise LMConfigError("drivers must name at least one driver ('expert' for the expert)")
+        if self.batch_size < 1 or self.day_stride < 1 or self.threads < 1:
+            raise LMConfigError(
+                f"batch_size, day_stride and threads must be >= 1; got {self.batch_size}, "
+                f"{self.day_stride}, {self.threads}"
+            )
+        if self.starve_days < 0:
+            raise LMConfigError(f"starve_days must be >= 0; got {self.starve_days}")
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise LMConfigError("set epochs > 0 or max_steps > 0")
+        if self.lora and self.base_model is None and self.hidden_size < 8:
+            raise LMConfigError("LoRA on a tiny model needs hidden_size >= 8")
+        if self.report_to not in ("tensorboard", "none"):
+            raise LMConfigError(
+                f"report_to must be 'tensorboard' or 'none'; got {self.report_to!r}"
+            )
+        if self.device not in ("cpu", "cuda"):
+            raise LMConfigError(f"device must be 'cpu' or 'cuda'; got {self.device!r}")

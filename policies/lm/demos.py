@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from envs.simulator import MarketSimulator
+from policies.lm import recipe
 from policies.lm.codec import LMCodec
 from policies.lm.errors import LMConfigError, TrainingDataError
 
@@ -50,11 +51,8 @@ __all__ = [
     "make_driver",
 ]
 
-#: Shipped scenarios the LM trains on (held-out ``new_category`` and the 10k-SKU ``large``
-#: are excluded: one is for reporting, the other too big for a CPU training set).
-DEFAULT_TRAIN_SCENARIOS: tuple[str, ...] = (
-    "steady", "festival", "disruption", "drift", "fresh", "classic",
-)
+#: Shipped scenarios the LM trains on (``policies.lm.recipe.TRAIN_SCENARIOS``).
+DEFAULT_TRAIN_SCENARIOS: tuple[str, ...] = recipe.TRAIN_SCENARIOS
 
 
 #: Episode seeds training may use: 1000 and up. Seeds 0-999 are reserved for reported
