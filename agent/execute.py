@@ -36,7 +36,16 @@ from tools.actions import arrays_from_lines, lines_from_arrays
 from tools.guardrails import RuleEvent as GuardEvent
 from tools.guardrails import apply_guardrails
 
-__all__ = ["ExecItem", "ExecResult", "execute_checked", "execute_ready", "lock_run"]
+__all__ = [
+    "ExecItem",
+    "ExecResult",
+    "ShopNow",
+    "check_now",
+    "execute_checked",
+    "execute_ready",
+    "lock_run",
+    "shop_now",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +152,22 @@ def shop_now(s: Any, ctx: Any, day: int) -> ShopNow:
     return ShopNow(view, today, week, forecast)
 
 
+def check_now(ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None = None) -> Any:
+    """``arrays`` through the hard rules against the shop ``now`` (spend so far, pipeline);
+    ``forecast`` defaults to the day's sensed one. The one call every caller makes."""
+    shop = ctx.shop
+    return apply_guardrails(
+        arrays,
+        now.view,
+        ctx.rules,
+        shop.category_names,
+        forecast=now.forecast if forecast is None else forecast,
+        spent_today=now.spent_today,
+        spent_this_week=now.spent_this_week,
+        shop_capacity=shop.warehouse_capacity,
+    )
+
+
 def _unique_rounds(items: Sequence[ExecItem]) -> list[list[ExecItem]]:
     """Split ``items`` so no round holds two lines of the same SKU and kind."""
     rounds: list[list[ExecItem]] = []
@@ -199,16 +224,7 @@ def execute_checked(
     in_session = getattr(shop, "execute_in_session", None)
     for batch in _unique_rounds(fresh):
         now = shop_now(s, ctx, applied_day)
-        res = apply_guardrails(
-            arrays_from_lines([it.line for it in batch], shop.sku_index),
-            now.view,
-            ctx.rules,
-            shop.category_names,
-            forecast=now.forecast,
-            spent_today=now.spent_today,
-            spent_this_week=now.spent_this_week,
-            shop_capacity=shop.warehouse_capacity,
-        )
+        res = check_now(ctx, now, arrays_from_lines([it.line for it in batch], shop.sku_index))
         allowed = {
             (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
         }

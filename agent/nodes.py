@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, insert, select, update
 from agent.answers import supersede_older
 from agent.context import AgentContext
 from agent.errors import RunStateError
-from agent.execute import execute_ready, lock_run, shop_now
+from agent.execute import check_now, execute_ready, lock_run, shop_now
 from agent.routing import decide_routes, recent_answers, route_rows
 from agent.state import DayState
 from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
@@ -34,7 +34,6 @@ from tools.actions import (
     lines_from_arrays,
 )
 from tools.guardrails import RuleEvent as GuardEvent
-from tools.guardrails import apply_guardrails
 from tools.plan_text import parse_plan_text
 from tools.signals import EmaSignals, SignalSnapshot
 
@@ -202,16 +201,7 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         parse_events = [GuardEvent(**e) for e in rec.proposal.get("parse_events", [])]
         proposed = {(ln["kind"], ln["sku"]): ln for ln in rec.proposal.get("lines", [])}
         now = shop_now(s, ctx, day)  # today's executed orders count (late approvals)
-    res = apply_guardrails(
-        arrays,
-        now.view,
-        ctx.rules,
-        shop.category_names,
-        forecast=snap.mean_daily,
-        spent_today=now.spent_today,
-        spent_this_week=now.spent_this_week,
-        shop_capacity=shop.warehouse_capacity,
-    )
+    res = check_now(ctx, now, arrays, forecast=snap.mean_daily)
     lines = lines_from_arrays(res.arrays, shop.sku_ids)
     rows = [
         {
