@@ -36,9 +36,10 @@ class Runner:
     """Drives one run day by day, for any shop (see the module docstring).
 
     Args:
-        ctx: the run's context (:func:`load_context`).
+        ctx: the run's context (:func:`agent.runner.load_context`).
         checkpointer: an open LangGraph checkpointer on the store's database.
-        approver: answers interrupts inline; ``None`` leaves them pending for ``shopops chat``.
+        approver: answers the day's pending decisions inline; ``None`` leaves them for
+            ``shopops chat`` and the console.
     """
 
     def __init__(self, ctx: AgentContext, checkpointer: Any, approver: Approver | None) -> None:

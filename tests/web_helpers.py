@@ -1,4 +1,4 @@
-"""Shared set-up for the web tests: real interrupted runs, real tokens, a real HTTP server."""
+"""Shared set-up for the web tests: real runs left waiting, real tokens, a real HTTP server."""
 
 from __future__ import annotations
 

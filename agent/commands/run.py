@@ -61,7 +61,7 @@ def run(
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
-    """Run the agent: sense, plan, check, route, approve, act, learn, for each day.
+    """Run the agent: sense, plan, check, route, act, learn for each day; risky decisions wait.
 
     Without --run it continues the shop's open run (cron-friendly: one call per day) or
     starts a new one. Pending approvals never block the run; answer them with `shopops chat`.
