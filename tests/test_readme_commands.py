@@ -150,7 +150,8 @@ def test_every_readme_command_runs_as_written(tmp_path):
         if line.startswith("shopops run --shop"):
             assert "outbox list --shop real-example" in out, out[-500:]
     assert not (REPO / "~").exists()
-    assert run_id and len(ran) >= 8, (ran, parsed, skipped)
+    assert run_id and len(ran) + len(skipped) >= 8, (ran, parsed, skipped)
+    assert len(ran) + len(parsed) + len(skipped) == len(lines)
     real_db = home / ".shopops" / "real-example.db"
     if real_db.exists():  # break 8: no proposal goes to a person against its own what-if
         from agent.runner import pending_cards
