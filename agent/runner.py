@@ -338,6 +338,7 @@ def run_simulated(
     """
     from pydantic import ValidationError
 
+    t0 = time.perf_counter()
     try:
         ap = ApprovalPolicy.model_validate({**(approval or {}), "mode": approval_mode})
     except ValidationError as exc:
@@ -358,7 +359,9 @@ def run_simulated(
             signals=signals,
         )
         run_id = create_run(store, opts)
-        return _drive(store, run_id, days, appr, progress)
+        summary = _drive(store, run_id, days, appr, progress)
+        summary.wall_s = time.perf_counter() - t0  # the whole call: loading included
+        return summary
     finally:
         store.close()
 
