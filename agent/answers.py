@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from agent.approvals import validate_answer
+from agent.approvals import parse_action_id, validate_answer
 from agent.errors import ApprovalError
 from agent.execute import ExecItem, ExecResult, execute_checked, lock_run
 from agent.store.models import Action, Approval, FeedbackEvent
@@ -180,13 +180,12 @@ def apply_answer(ctx: Any, answer: Mapping[str, Any]) -> AnswerResult:
                 }
             )
             feedback.append(_approval_event(run_id, r, d))
-        reasons = {int(k): d["reason"] for k, d in ans["decisions"].items()}
-        rejected = [aid for aid, res in results.items() if res.choice == "reject"]
+        rejected = [
+            {"id": int(k), "status": "rejected", "reason": d["reason"]}
+            for k, d in ans["decisions"].items() if d["choice"] == "reject"
+        ]
         if rejected:
-            s.execute(
-                update(Action),
-                [{"id": aid, "status": "rejected", "reason": reasons[aid]} for aid in rejected],
-            )
+            s.execute(update(Action), rejected)
         executed = execute_checked(
             s, ctx, run, items, origin_day={aid: int(r.day) for aid, r in rows.items()}
         )
@@ -204,8 +203,6 @@ def _ids(answer: Mapping[str, Any]) -> list[int]:
     decisions = answer.get("decisions")
     if not isinstance(decisions, Mapping) or not decisions:
         raise ApprovalError("an answer needs 'decisions': {action_id: {choice: ...}}")
-    from agent.approvals import parse_action_id
-
     return sorted({parse_action_id(k, "decisions") for k in decisions})
 
 

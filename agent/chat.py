@@ -31,7 +31,7 @@ from sqlalchemy import select
 from agent.approvals import EDIT_FIELDS, parse_discount, parse_quantity
 from agent.cards import card_brief, render_card
 from agent.errors import AgentConfigError, ApprovalError, ShopOpsError
-from agent.queries import pending_cards
+from agent.queries import count_pending, pending_cards
 from agent.runner import answer_pending
 from agent.store import Store
 from agent.store.models import Execution
@@ -172,7 +172,7 @@ class ChatSession:
         for run_id, ds in by_run.items():
             res = answer_pending(self.store, run_id, {"by": self.by, "decisions": ds})
             out.append(res.text())
-        left = len(self._cards())
+        left = count_pending(self.store, self.run_id)
         out.append(f"{left} decision(s) still waiting." if left else "Nothing else is waiting.")
         return "\n".join(out)
 

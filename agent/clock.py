@@ -85,7 +85,7 @@ class Runner:
         through the same transaction as every other answer (:mod:`agent.answers`)."""
         if self.approver is None:
             return
-        cards = [c for c in pending_cards(self.ctx.store, self.ctx.run_id) if c["day"] == day]
+        cards = pending_cards(self.ctx.store, self.ctx.run_id, day)
         if not cards:
             return
         t0 = time.perf_counter()

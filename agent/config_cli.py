@@ -30,27 +30,35 @@ from typing import Annotated, Any
 
 import typer
 
-__all__ = ["config_command", "parse_int_list"]
+__all__ = ["config_command", "parse_csv", "parse_int_list"]
 
 
-def parse_int_list(text: str, option: str) -> tuple[int, ...]:
-    """``"1,2"``, ``"1010-1013"`` or ``""`` as a tuple of ints; a clear error otherwise."""
+def parse_csv(text: str) -> tuple[str, ...]:
+    """``"a, b,,c"`` as ``("a", "b", "c")``: the one comma-separated list reader."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def parse_int_list(text: str) -> tuple[int, ...]:
+    """``"1,2"``, ``"1010-1013"`` or ``""`` as a tuple of ints (``ValueError`` otherwise):
+    the one reader of seed and day lists; each command wraps the error in its own type."""
     out: list[int] = []
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise typer.BadParameter(
-                f"expected numbers like '12,25' or a range '1010-1013'; got {text!r}",
-                param_hint=option,
-            ) from None
+    for part in parse_csv(text):
+        if "-" in part[1:]:
+            a, b = part.split("-", 1)
+            out.extend(range(int(a), int(b) + 1))
+        else:
+            out.append(int(part))
     return tuple(out)
+
+
+def _int_list_option(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return parse_int_list(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected numbers like '12,25' or a range '1010-1013'; got {text!r}",
+            param_hint=option,
+        ) from None
 
 
 def _option(f: dataclasses.Field, tp: Any, rename: Mapping[str, str],
@@ -68,10 +76,7 @@ def _option(f: dataclasses.Field, tp: Any, rename: Mapping[str, str],
     if typing.get_origin(base) is tuple:
         (item, _) = typing.get_args(base)
         cli_type, cli_default = str, ",".join(map(str, default))
-        if item is int:
-            convert = functools.partial(parse_int_list, option=flag)
-        else:
-            convert = lambda v: tuple(p.strip() for p in v.split(",") if p.strip())  # noqa: E731
+        convert = functools.partial(_int_list_option, option=flag) if item is int else parse_csv
     elif base is bool:
         cli_type, cli_default = bool, default
         flag = flags.get(f.name, f"{flag}/--no-{flag[2:]}")

@@ -44,6 +44,7 @@ __all__ = [
     "execute_checked",
     "execute_ready",
     "lock_run",
+    "sensed_forecast",
     "shop_now",
 ]
 
@@ -92,31 +93,6 @@ def lock_run(s: Any, run_id: str) -> Run:
     return run
 
 
-def _spent(
-    s: Any, run_id: str, day: int, dow: int, unit_cost: np.ndarray, sku_index: dict[str, int]
-) -> tuple[float, float]:
-    """Purchase-order value executed on shop day ``day`` and earlier in its week."""
-    rows = s.execute(
-        select(Execution.applied_day, Execution.sku, Execution.params).where(
-            Execution.run_id == run_id,
-            Execution.kind == "restock",
-            Execution.applied_day >= day - dow,
-            Execution.applied_day <= day,
-        )
-    ).all()
-    today = week = 0.0
-    for d, sku, params in rows:
-        pos = sku_index.get(sku)
-        if pos is None:
-            continue
-        v = float(params.get("quantity", 0)) * float(unit_cost[pos])
-        if d == day:
-            today += v
-        else:
-            week += v
-    return today, week
-
-
 @dataclasses.dataclass
 class ShopNow:
     """The shop as execution must see it: the morning view plus what executed since."""
@@ -124,44 +100,55 @@ class ShopNow:
     view: ShopView
     spent_today: float
     spent_this_week: float
-    forecast: np.ndarray | None
 
 
 def shop_now(s: Any, ctx: Any, day: int) -> ShopNow:
-    """The open ``day``'s morning view with today's executed orders in the pipeline, the
-    spend so far, and the latest sensed forecast (``None`` before the day was sensed)."""
+    """The open ``day``'s morning view with today's executed orders in its pipeline, and the
+    purchase-order value executed today and earlier this shop week (one query)."""
     shop = ctx.shop
     view = shop.view()
+    dow = int(view.dow)
     rows = s.execute(
-        select(Execution.sku, Execution.params).where(
+        select(Execution.applied_day, Execution.sku, Execution.params).where(
             Execution.run_id == ctx.run_id,
-            Execution.applied_day == day,
             Execution.kind == "restock",
+            Execution.applied_day >= day - dow,
+            Execution.applied_day <= day,
         )
     ).all()
-    if rows:
-        on_order = np.array(view.on_order, dtype=float, copy=True)
-        for sku, params in rows:
-            pos = shop.sku_index.get(sku)
-            if pos is not None:
-                on_order[pos] += float(params.get("quantity", 0))
+    on_order = np.array(view.on_order, dtype=float, copy=True)
+    today = week = 0.0
+    for d, sku, params in rows:
+        pos = shop.sku_index.get(sku)
+        if pos is None:
+            continue
+        qty = float(params.get("quantity", 0))
+        if d == day:
+            on_order[pos] += qty
+            today += qty * float(view.unit_cost[pos])
+        else:
+            week += qty * float(view.unit_cost[pos])
+    if any(d == day for d, _, _ in rows):
         view = dataclasses.replace(view, on_order=on_order)
-    today, week = _spent(s, ctx.run_id, day, int(view.dow), view.unit_cost, shop.sku_index)
+    return ShopNow(view, today, week)
+
+
+def sensed_forecast(s: Any, ctx: Any, day: int) -> np.ndarray | None:
+    """The day's sensed mean daily forecast (``None`` before the day was sensed)."""
     sensed = ctx.store.get_blob(ctx.run_id, f"sense:{day}", session=s)
-    forecast = None if not sensed else np.asarray(sensed["snap"].mean_daily, dtype=float)
-    return ShopNow(view, today, week, forecast)
+    return None if not sensed else np.asarray(sensed["snap"].mean_daily, dtype=float)
 
 
-def check_now(ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None = None) -> Any:
-    """``arrays`` through the hard rules against the shop ``now`` (spend so far, pipeline);
-    ``forecast`` defaults to the day's sensed one. The one call every caller makes."""
+def check_now(ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None) -> Any:
+    """``arrays`` through the hard rules against the shop ``now`` (spend so far, pipeline)
+    and ``forecast``: the one call every caller makes."""
     shop = ctx.shop
     return apply_guardrails(
         arrays,
         now.view,
         ctx.rules,
         shop.category_names,
-        forecast=now.forecast if forecast is None else forecast,
+        forecast=forecast,
         spent_today=now.spent_today,
         spent_this_week=now.spent_this_week,
         shop_capacity=shop.warehouse_capacity,
@@ -222,9 +209,11 @@ def execute_checked(
             [{"id": it.action_id, "status": "executed"} for it in items if it.key in done],
         )
     in_session = getattr(shop, "execute_in_session", None)
+    forecast = sensed_forecast(s, ctx, applied_day) if fresh else None
     for batch in _unique_rounds(fresh):
         now = shop_now(s, ctx, applied_day)
-        res = check_now(ctx, now, arrays_from_lines([it.line for it in batch], shop.sku_index))
+        lines = arrays_from_lines([it.line for it in batch], shop.sku_index)
+        res = check_now(ctx, now, lines, forecast)
         allowed = {
             (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
         }

@@ -201,7 +201,7 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         parse_events = [GuardEvent(**e) for e in rec.proposal.get("parse_events", [])]
         proposed = {(ln["kind"], ln["sku"]): ln for ln in rec.proposal.get("lines", [])}
         now = shop_now(s, ctx, day)  # today's executed orders count (late approvals)
-    res = check_now(ctx, now, arrays, forecast=snap.mean_daily)
+    res = check_now(ctx, now, arrays, snap.mean_daily)
     lines = lines_from_arrays(res.arrays, shop.sku_ids)
     rows = [
         {

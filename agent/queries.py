@@ -21,6 +21,7 @@ __all__ = [
     "count_pending",
     "format_kpi",
     "pending_cards",
+    "pending_ids",
     "summarize_run",
 ]
 
@@ -87,12 +88,24 @@ def count_pending(store: Store, run_id: str | None = None) -> int:
         return int(s.scalar(q) or 0)
 
 
-def pending_cards(store: Store, run_id: str | None = None) -> list[dict[str, Any]]:
-    """The decision cards of every pending action, oldest first."""
+def pending_ids(store: Store, run_id: str) -> list[int]:
+    """The ids of the run's pending decisions, oldest first (no cards loaded)."""
+    with store.session() as s:
+        return [int(i) for i in s.scalars(
+            select(Action.id).where(Action.run_id == run_id, Action.status == "pending")
+            .order_by(Action.id))]
+
+
+def pending_cards(
+    store: Store, run_id: str | None = None, day: int | None = None
+) -> list[dict[str, Any]]:
+    """The decision cards of every pending action (of one run, one day), oldest first."""
     with store.session() as s:
         q = select(Action.card).where(Action.status == "pending").order_by(Action.id)
         if run_id:
             q = q.where(Action.run_id == run_id)
+        if day is not None:
+            q = q.where(Action.day == day)
         return [c for (c,) in s.execute(q) if c]
 
 

@@ -62,8 +62,8 @@ def excess_whatif(shop, arrays, acts, pos, split, whatif) -> dict[int, float]:
     rows = [i for i in range(len(acts)) if split[i] > 0]
     for i in rows:
         safe.order_qty[pos[i]] = split[i]
-    base = shop.what_if(safe, whatif.horizon, seed=whatif.seed)
-    return {i: round(float(whatif.per_sku[pos[i]] - base.per_sku[pos[i]]), 2) for i in rows}
+    beyond = shop.what_if(arrays, whatif.horizon, seed=whatif.seed, baseline=safe)
+    return {i: round(float(beyond.per_sku[pos[i]]), 2) for i in rows}
 
 
 def safe_parts(acts, pos, pending, arrays, risk, view, snap, ap) -> np.ndarray:

@@ -588,9 +588,10 @@ class SqlShop:
         """A reproducible seed for what-if futures on the open day."""
         return zlib.crc32(f"whatif:{self.shop_id}:{self._day}:{salt}".encode()) & 0x7FFFFFFF
 
-    def what_if(self, arrays: PlanArrays, horizon: int = 14, seed: int | None = None
-                ) -> WhatIf | None:
-        """The plan versus no action on forks of the twin (``None`` without a usable twin)."""
+    def what_if(self, arrays: PlanArrays, horizon: int = 14, seed: int | None = None,
+                baseline: PlanArrays | None = None) -> WhatIf | None:
+        """The plan versus ``baseline`` (default: no action) on forks of the twin (``None``
+        without a usable twin)."""
         from tools.sim_shop import SimShop
 
         if self.twin is None:
@@ -606,5 +607,5 @@ class SqlShop:
         seed = self.default_seed() if seed is None else int(seed)
         h = max(1, min(int(horizon), self.twin.spec.horizon_days - t))
         plan_p, plan_sku = SimShop._rollout(self.twin.fork(seed=seed), arrays, h)
-        base_p, base_sku = SimShop._rollout(self.twin.fork(seed=seed), None, h)
+        base_p, base_sku = SimShop._rollout(self.twin.fork(seed=seed), baseline, h)
         return WhatIf(h, seed, plan_p - base_p, plan_p, base_p, plan_sku - base_sku)

@@ -78,8 +78,10 @@ class Shop(Protocol):
         ``{"key", "status": "executed" | "duplicate", "applied_day"}``."""
         ...
 
-    def what_if(self, arrays: PlanArrays, horizon: int, seed: int | None = None) -> WhatIf | None:
-        """The plan versus no action over ``horizon`` days, or ``None`` if not simulable."""
+    def what_if(self, arrays: PlanArrays, horizon: int, seed: int | None = None,
+                baseline: PlanArrays | None = None) -> WhatIf | None:
+        """The plan versus ``baseline`` (default: no action) over ``horizon`` days, on the
+        same sampled future, or ``None`` if not simulable."""
         ...
 
 

@@ -177,11 +177,13 @@ class SimShop:
         """A reproducible seed for what-if futures on the open day (never the real future)."""
         return zlib.crc32(f"whatif:{self.sim.seed}:{self.day}:{salt}".encode()) & 0x7FFFFFFF
 
-    def what_if(self, arrays: PlanArrays, horizon: int = 14, seed: int | None = None) -> WhatIf:
-        """The plan today then nothing, versus nothing at all, for ``horizon`` days.
+    def what_if(self, arrays: PlanArrays, horizon: int = 14, seed: int | None = None,
+                baseline: PlanArrays | None = None) -> WhatIf:
+        """The plan today then nothing, versus ``baseline`` today (default: nothing at all)
+        then nothing, for ``horizon`` days.
 
         Both runs are forks with the same fresh ``seed`` (a sampled future, not the realised
-        one), so the difference isolates the plan's effect.
+        one), so the difference isolates the plan's effect over the baseline.
         """
         sim = self.sim
         seed = self.default_seed() if seed is None else int(seed)
@@ -189,7 +191,7 @@ class SimShop:
         if sim.done:
             return WhatIf(0, seed, 0.0, 0.0, 0.0, np.zeros(sim.n))
         plan_p, plan_sku = self._rollout(sim.fork(seed=seed), arrays, h)
-        base_p, base_sku = self._rollout(sim.fork(seed=seed), None, h)
+        base_p, base_sku = self._rollout(sim.fork(seed=seed), baseline, h)
         return WhatIf(h, seed, plan_p - base_p, plan_p, base_p, plan_sku - base_sku)
 
     @staticmethod

@@ -16,9 +16,9 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 
 def _split_csv(text: str | None) -> tuple[str, ...]:
-    if text is None:
-        return ()
-    return tuple(p.strip() for p in text.split(",") if p.strip())
+    from agent.config_cli import parse_csv
+
+    return () if text is None else parse_csv(text)
 
 
 def _parse_policy_seeds(text: str) -> dict[str, int]:

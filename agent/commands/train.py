@@ -19,17 +19,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _parse_seeds(text: str) -> list[int]:
     """``"1000-1003"`` or ``"1000,1001"`` to a list of ints (typed error on bad input)."""
+    from agent.config_cli import parse_int_list
     from policies.errors import PolicyConfigError
 
-    seeds: list[int] = []
     try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = part.split("-", 1)
-                seeds.extend(range(int(a), int(b) + 1))
-            elif part:
-                seeds.append(int(part))
+        seeds = list(parse_int_list(text))
     except ValueError:
         raise PolicyConfigError(
             f"--seeds: expected numbers like '1000-1003' or '1000,1001'; got {text!r}"

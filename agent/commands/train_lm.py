@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from agent.config_cli import config_command
+from agent.config_cli import config_command, parse_csv, parse_int_list
 from policies.lm import recipe
 from policies.lm.configs import RLRunConfig, SFTRunConfig
 
@@ -41,26 +41,16 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("lm-departures")(bench_lm_departures)
 
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in text.split(",") if p.strip())
-
-
 def _seeds(text: str) -> tuple[int, ...]:
     from policies.lm.errors import LMConfigError
 
-    out: list[int] = []
     try:
-        for part in _csv(text):
-            if "-" in part:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
+        out = parse_int_list(text)
     except ValueError:
         raise LMConfigError(f"--seeds: expected '0-3' or '0,1'; got {text!r}") from None
     if not out:
         raise LMConfigError(f"--seeds: no seeds in {text!r}")
-    return tuple(out)
+    return out
 
 
 def _print_record(title: str, record: dict) -> None:
@@ -322,7 +312,7 @@ def bench_lm_departures(
     console = Console(markup=False)
     with console.status("scoring departures") as status:
         rows = departure_values(
-            _csv(scenarios), _seeds(seeds), path=path, horizon=horizon, tail_days=tail_days,
+            parse_csv(scenarios), _seeds(seeds), path=path, horizon=horizon, tail_days=tail_days,
             n_futures=n_futures, truth_futures=truth_futures, variants=variants,
             launch_variants=launch_variants, progress=lambda line: status.update(line),
         )
@@ -370,7 +360,7 @@ def bench_lm_grammar(
 
     console = Console(markup=False)
     with console.status("running the expert both ways") as status:
-        rows = grammar_ceiling(expert, _csv(scenarios), tuple(report_seeds(seeds)), jobs,
+        rows = grammar_ceiling(expert, parse_csv(scenarios), tuple(report_seeds(seeds)), jobs,
                                progress=lambda line: status.update(line))
     if as_json:
         typer.echo(json.dumps(rows))
@@ -498,7 +488,7 @@ def bench_lm_eval(
     torch.set_num_threads(1)
     console = Console(width=160, markup=False)
     lm = {name: path for name, path in (("lm_sft", sft), ("lm_rl", rl)) if path}  # '': skip
-    names = [*lm, *_csv(baselines)]
+    names = [*lm, *parse_csv(baselines)]
     import csv
 
     folder = Path(out)
@@ -510,7 +500,7 @@ def bench_lm_eval(
                              for k, v in r.items()})
     seed_list = report_seeds(seeds, seed_offset)
     with console.status("evaluating") as status:
-        rows = _lm_eval_rows(lm, _csv(baselines), _csv(scenarios), seed_list,
+        rows = _lm_eval_rows(lm, parse_csv(baselines), parse_csv(scenarios), seed_list,
                              lambda line: status.update(line), done)
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -531,21 +521,21 @@ def bench_lm_eval(
         ci = t_interval([pa[k] - pb[k] for k in common])
         return {"mean_pp": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
 
-    summary: dict = {"seeds": seed_list, "scenarios": list(_csv(scenarios)),
+    summary: dict = {"seeds": seed_list, "scenarios": list(parse_csv(scenarios)),
                      "pct_bound": {}, "paired": {}, "invalid": {}}
     table = Table(title=f"% of the oracle bound, mean over {seeds} held-out seeds "
                   f"({seed_offset}-{seed_offset + seeds - 1})")
     table.add_column("policy")
-    for sc in _csv(scenarios):
+    for sc in parse_csv(scenarios):
         table.add_column(sc, justify="right")
     table.add_column("mean", justify="right")
     for name in names:
         if not pct(name):
             continue
-        per = {sc: float(np.mean(pct(name, sc))) for sc in _csv(scenarios) if pct(name, sc)}
+        per = {sc: float(np.mean(pct(name, sc))) for sc in parse_csv(scenarios) if pct(name, sc)}
         summary["pct_bound"][name] = {**per, "mean_over_rows": float(np.mean(pct(name)))}
         table.add_row(name, *(f"{per[sc]:.1f}" if sc in per else "n/a"
-                              for sc in _csv(scenarios)), f"{np.mean(pct(name)):.1f}")
+                              for sc in parse_csv(scenarios)), f"{np.mean(pct(name)):.1f}")
     for a, b in (("lm_rl", "lm_sft"), ("lm_rl", "base_stock_tuned"),
                  ("lm_sft", "base_stock_tuned")):
         summary["paired"][f"{a} - {b}"] = paired(a, b)

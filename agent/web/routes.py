@@ -131,6 +131,7 @@ def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerReques
     day; ``message`` and ``notes`` say anything they clipped or refused. Recorded with the
     caller's name and reason. 409 (with the real ``status``) when it is no longer pending.
     """
+    from agent.queries import pending_ids
     from agent.runner import answer_pending
     from agent.web.queries import get_decision
 
@@ -154,8 +155,6 @@ def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerReques
     )
     done = res.decisions[0]
     after = get_decision(store, who, action_id)
-    from agent.web.queries import list_decisions
-
     return {
         "action_id": action_id,
         "status": after["status"],
@@ -166,9 +165,7 @@ def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerReques
         "execution": after["execution"],
         "message": done.sentence(),
         "notes": done.notes,
-        "still_pending": [
-            x["action_id"] for x in list_decisions(store, who, run_id=d["run_id"])
-        ],
+        "still_pending": pending_ids(store, d["run_id"]),
     }
 
 
