@@ -16,12 +16,22 @@ from agent.store.url import resolve_db_url
 config = context.config
 target_metadata = metadata
 
+#: Search structures the 0005 migration creates per dialect outside the ORM models (the
+#: SQLite FTS5 table and its shadow tables, PostgreSQL's generated column and GIN index).
+_MIGRATION_ONLY = ("kb_documents_fts", "search_vector", "ix_kb_documents_search")
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Keep autogenerate from proposing to drop the migration-only search structures."""
+    return not (reflected and name is not None and name.startswith(_MIGRATION_ONLY))
+
 
 def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
