@@ -3,15 +3,19 @@
 :func:`build_catalog` turns a :class:`~envs.scenario.ScenarioSpec` into a :class:`Catalog`.
 SKUs drawn from ranges use a generator seeded by the scenario's ``seed`` (the catalogue is
 part of the scenario, not of the episode), so the same file always gives the same shop.
+:func:`build_calendar` tabulates the events timeline by day, and
+:func:`build_notice_effects` the true effects of the scenario's notices.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 
 import numpy as np
 
+from envs.directives import compile_directives
 from envs.scenario import (
     CategorySpec,
     DisruptionEvent,
@@ -254,3 +258,88 @@ def build_calendar(spec: ScenarioSpec, cat: Catalog) -> Calendar:
         reliability=rel,
         drifts={k: tuple(v) for k, v in drifts.items()},
     )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class NoticeEffects:
+    """The true effects of a scenario's notices, by episode day (``H`` = horizon).
+
+    Built by :func:`build_notice_effects` with :func:`envs.directives.compile_directives`,
+    the one definition of "in force" and "targets". Per-SKU rows are read-only and shared by
+    the days of a stretch on which the same directives are in force; a day missing from a
+    mapping has no effect of that kind.
+
+    Attributes:
+        extra_lead: ``(H, n_suppliers)`` days added to the lead time of an order placed
+            that day (the largest supplier delay in force; announced disruptions are in
+            :attr:`Calendar.extra_lead`, not here).
+        demand_factor: day -> ``(n,)`` demand multiplier (product of the shifts in force).
+        stop_sale: day -> ``(n,)`` True where selling is fined.
+        promotion_ban: day -> ``(n,)`` True where any discount is a breach.
+        discount_cap: day -> ``(n,)`` largest allowed discount as a fraction (``inf``:
+            uncapped).
+    """
+
+    extra_lead: np.ndarray
+    demand_factor: dict[int, np.ndarray]
+    stop_sale: dict[int, np.ndarray]
+    promotion_ban: dict[int, np.ndarray]
+    discount_cap: dict[int, np.ndarray]
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+def build_notice_effects(spec: ScenarioSpec, cat: Catalog) -> NoticeEffects | None:
+    """Tabulate the effects of ``spec.notices`` per day; ``None`` when no notice has any.
+
+    The set of directives in force changes only where a window starts or ends, so the
+    directives are compiled once per stretch between those days, not once per day.
+    """
+    effects = [e for notice in spec.notices for e in notice.effects if e.kind != "none"]
+    if not effects:
+        return None
+    H, start = spec.horizon_days, spec.start_date
+    n_sup = len(cat.supplier_names)
+
+    def day_of(when: dt.date) -> int:
+        return min(max((when - start).days, 0), H)
+
+    cuts = {0, H}
+    for e in effects:
+        cuts.add(day_of(e.start))
+        if e.end is not None:
+            cuts.add(day_of(e.end + dt.timedelta(days=1)))
+    sku_category = [cat.category_names[k] for k in cat.category]
+    sku_supplier = [cat.supplier_names[k] for k in cat.supplier]
+    extra = np.zeros((H, n_sup), dtype=np.int64)
+    tables: dict[str, dict[int, np.ndarray]] = {
+        "demand_factor": {},
+        "stop_sale": {},
+        "promotion_ban": {},
+        "discount_cap": {},
+    }
+    for a, b in itertools.pairwise(sorted(cuts)):
+        arrays = compile_directives(
+            effects, start + dt.timedelta(days=a), cat.sku_ids, sku_category, sku_supplier
+        )
+        if arrays.extra_lead_days.any():
+            row = np.zeros(n_sup, dtype=np.int64)
+            np.maximum.at(row, cat.supplier, arrays.extra_lead_days.astype(np.int64))
+            extra[a:b] = row
+        rows = {
+            "demand_factor": arrays.demand_factor if (arrays.demand_factor != 1.0).any() else None,
+            "stop_sale": arrays.stop_sale if arrays.stop_sale.any() else None,
+            "promotion_ban": arrays.promotion_ban if arrays.promotion_ban.any() else None,
+            "discount_cap": (
+                arrays.discount_cap if np.isfinite(arrays.discount_cap).any() else None
+            ),
+        }
+        for name, row in rows.items():
+            if row is not None:
+                shared = _frozen(row)
+                tables[name].update(dict.fromkeys(range(a, b), shared))
+    return NoticeEffects(extra_lead=extra, **tables)

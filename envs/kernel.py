@@ -43,7 +43,8 @@ N_PARAM = 18
 # Per-SKU outcome rows of a day (float64, shape (N_OUT, n)).
 O_DEMAND, O_SALES, O_LOST, O_PRICE, O_DISC, O_ORDERED = range(6)
 O_RECEIPTS, O_EXPIRED, O_REFUSED, O_MU = range(6, 10)
-N_OUT = 10
+O_FINES = 10  # zeroed here; the simulator books notice fines and penalties into it
+N_OUT = 11
 
 # Day totals (float64, shape (N_TOTAL,)).
 T_REVENUE, T_COGS, T_HOLDING, T_ORDERING, T_PROMOTION, T_LOST, T_BACKORDER, T_WASTE = range(8)
@@ -85,6 +86,7 @@ def mean_demand_into(
     dow,
     doy,
     fest_row,
+    factor,
     disc,
     cat_sum,
     state,
@@ -98,14 +100,15 @@ def mean_demand_into(
 ):
     """Noise-free mean demand per SKU on day ``t`` under discounts ``disc`` into ``out``.
 
-    ``cat_sum`` is the sum of ``disc`` per category; ``flags`` = (has_yearly, has_lifecycle,
-    has_cross, any_promo) as 0/1.
+    ``factor`` is the per-SKU demand multiplier of the day (notices' demand shifts; ones when
+    none, an exact no-op); ``cat_sum`` is the sum of ``disc`` per category; ``flags`` =
+    (has_yearly, has_lifecycle, has_cross, any_promo) as 0/1.
     """
     has_yearly, has_life, has_cross, any_promo = flags[0], flags[1], flags[2], flags[3]
     n = out.shape[0]
     for i in range(n):
         c = ints[I_CATEGORY, i]
-        mu = state[BASE, i] * weekly_t[dow, i] * fest_row[c]
+        mu = state[BASE, i] * weekly_t[dow, i] * fest_row[c] * factor[i]
         if has_yearly:
             mu *= 1.0 + params[P_YAMP, i] * math.cos(_W * (doy - params[P_YPEAK, i]))
         tr = state[TREND, i]
@@ -142,12 +145,14 @@ def simulate_day(
     dow,
     doy,
     fest_row,
+    factor,
     extra_lead_row,
     rel_row,
     order_qty,
     promo_set,
     req_discount,
     duration,
+    hold,
     params,
     ints,
     weekly_t,
@@ -178,7 +183,10 @@ def simulate_day(
 
     ``config`` = (noise_kind, normal_cv, backorders, budget (<0: none), capacity (<0: none),
     promo_fixed_cost, promo_daily_cost); ``flags`` = (has_yearly, has_lifecycle, has_cross).
-    ``week_spend`` is a one-element array. Returns nothing; all outputs are in place.
+    ``week_spend`` is a one-element array. ``factor`` multiplies each SKU's mean demand;
+    ``hold`` marks SKUs taken off sale today: their demand is not served and not lost (it is
+    reported as 0), their backlog waits, their stock stays and their sales memory sees 0.
+    Returns nothing; all outputs are in place.
     """
     n = state.shape[1]
     ring = pipeline.shape[0]
@@ -281,6 +289,7 @@ def simulate_day(
         dow,
         doy,
         fest_row,
+        factor,
         out[O_DISC],
         cat_sum,
         state,
@@ -303,9 +312,13 @@ def simulate_day(
 
     # 5.-7. sales, costs, ageing; bookkeeping
     for i in range(n):
-        dem = out[O_DEMAND, i]
         stock = state[ON_HAND, i]
-        if backorders:
+        dem = out[O_DEMAND, i]
+        if hold[i]:  # off sale: nobody can buy it; nothing is sold, lost or backordered
+            out[O_DEMAND, i] = 0.0
+            sold = 0.0
+            lost = 0.0
+        elif backorders:
             want = dem + state[BACKLOG, i]
             sold = min(stock, want)
             state[BACKLOG, i] = want - sold

@@ -2,9 +2,21 @@
 
 A scenario is a YAML file (see ``scenarios/*.yaml``) describing the catalogue (categories
 and, optionally, explicit SKUs), suppliers, costs, an events timeline (festivals, supplier
-disruptions, demand drift), the horizon and the catalogue seed. :func:`load_scenario`
+disruptions, demand drift), notices (texts the shop receives, with the effects the simulated
+world really applies), the horizon and the catalogue seed. :func:`load_scenario`
 validates it with pydantic and raises :class:`ScenarioError` naming the file, the field path
 and what is allowed, so a user never sees a stack trace from inside numpy.
+
+Notices (:class:`NoticeSpec`): a text arrives on an episode ``day`` (supplier emails,
+recalls, brand rules, marketing notes) and carries ``effects``, a list of
+:data:`~envs.directives.Directive` that the simulator applies from the dates they name,
+whenever the text arrives (a notice read on day 20 about a recall "from day 12" is fined from
+day 12: this is the truth of the world, not what the agent knows). Effects name the
+scenario's own suppliers, categories and SKU ids (generated ids are
+``<category>-<5-digit index>`` over the whole catalogue, ``pantry-00000``; explicit SKUs keep
+theirs), and their dates lie inside the scenario (``start_date`` to ``start_date +
+horizon_days - 1``). What the agent may see of a notice is its text, author and source, never
+its effects.
 
 Randomness: ``seed`` here only fixes the *catalogue* (which SKUs exist and their
 parameters when they are drawn from ranges). The day-to-day randomness of an episode comes
@@ -15,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,6 +43,7 @@ from pydantic import (
 )
 
 from envs.config_files import validation_problems
+from envs.directives import Directive
 from envs.errors import ScenarioError
 
 __all__ = [
@@ -38,6 +52,7 @@ __all__ = [
     "DisruptionEvent",
     "DriftEvent",
     "FestivalEvent",
+    "NoticeSpec",
     "Range",
     "ScenarioSpec",
     "SkuSpec",
@@ -260,8 +275,30 @@ class DriftEvent(_Strict):
 Event = Annotated[FestivalEvent | DisruptionEvent | DriftEvent, Field(discriminator="kind")]
 
 
+class NoticeSpec(_Strict):
+    """A text the shop receives on ``day``, and what it truly changes (``effects``).
+
+    ``effects`` are what a careful reader would conclude, with absolute dates; the simulator
+    applies them from their own dates whatever ``day`` the text arrives. An empty list, or
+    ``[{kind: none}]``, is a text that asks nothing (chatter, a thank-you, an injection).
+    """
+
+    day: int = Field(ge=0, description="Episode day (0-based) the text arrives, in the morning.")
+    text: str = Field(min_length=1, max_length=4000, description="The text as received.")
+    author: str | None = Field(
+        default=None, max_length=200, description="Who wrote it ('supplier: dry-goods')."
+    )
+    source: str | None = Field(
+        default=None, max_length=200, description="Where it came from ('email', 'compliance')."
+    )
+    effects: list[Directive] = Field(
+        default_factory=list, max_length=50, description="True effects the world applies."
+    )
+
+
 class CostSpec(_Strict):
-    """Costs beyond the unit cost. Rates are fractions of the SKU's unit cost or price."""
+    """Costs beyond the unit cost. Rates are fractions of the SKU's unit cost or price; the
+    two notice costs are in currency."""
 
     holding_rate_per_day: float = Field(
         default=0.0008, ge=0, description="Holding cost per unit-day, fraction of unit cost."
@@ -275,6 +312,19 @@ class CostSpec(_Strict):
     promo_fixed_cost: float = Field(default=5.0, ge=0, description="Cost to start a promotion.")
     promo_daily_cost: float = Field(default=0.5, ge=0, description="Per promoted SKU-day.")
     waste_disposal_cost: float = Field(default=0.1, ge=0, description="Per expired unit.")
+    compliance_fine_per_unit: float = Field(
+        default=25.0,
+        ge=0,
+        description="Fine per unit sold while a stop_sale notice is in force for the SKU.",
+    )
+    policy_breach_penalty: float = Field(
+        default=40.0,
+        ge=0,
+        description=(
+            "Per SKU-day sold at a discount while a promotion_ban is in force for it, or at a "
+            "discount deeper than a discount_cap in force (one penalty per SKU-day)."
+        ),
+    )
 
 
 class ScenarioSpec(_Strict):
@@ -303,6 +353,9 @@ class ScenarioSpec(_Strict):
     suppliers: list[SupplierSpec] = Field(min_length=1)
     costs: CostSpec = CostSpec()
     events: list[Event] = Field(default_factory=list)
+    notices: list[NoticeSpec] = Field(
+        default_factory=list, description="Texts the shop receives, with their true effects."
+    )
 
     @field_validator("restock_cover_days")
     @classmethod
@@ -361,7 +414,50 @@ class ScenarioSpec(_Strict):
                 raise ValueError(
                     f"{where}.categories: unknown {unknown}; defined categories: {cats}"
                 )
+        self._check_notices(cats, sups)
         return self
+
+    def _check_notices(self, cats: list[str], sups: list[str]) -> None:
+        first = self.start_date
+        last = first + dt.timedelta(days=self.horizon_days - 1)
+        known_sku = _sku_id_checker(self.categories)
+        for i, notice in enumerate(self.notices):
+            where = f"notices.{i}"
+            if notice.day >= self.horizon_days:
+                raise ValueError(
+                    f"{where}.day: {notice.day} is not inside the horizon "
+                    f"(0..{self.horizon_days - 1})"
+                )
+            for j, effect in enumerate(notice.effects):
+                at = f"{where}.effects.{j}"
+                if effect.kind == "none":
+                    continue
+                if effect.kind == "supplier_delay":
+                    if effect.supplier not in sups:
+                        raise ValueError(
+                            f"{at}.supplier: unknown supplier {effect.supplier!r}; "
+                            f"defined suppliers: {sups}"
+                        )
+                elif effect.category is not None:
+                    if effect.category not in cats:
+                        raise ValueError(
+                            f"{at}.category: unknown category {effect.category!r}; "
+                            f"defined categories: {cats}"
+                        )
+                else:
+                    unknown = [s for s in effect.skus if not known_sku(s)]
+                    if unknown:
+                        raise ValueError(
+                            f"{at}.skus: unknown SKU ids {unknown}; this catalogue's ids are "
+                            f"{_describe_ids(self.categories)}"
+                        )
+                for name in ("start", "end"):
+                    when = getattr(effect, name)
+                    if when is not None and not first <= when <= last:
+                        raise ValueError(
+                            f"{at}.{name}: {when} is outside the scenario's dates "
+                            f"({first} .. {last}, days 0..{self.horizon_days - 1})"
+                        )
 
     @property
     def n_skus(self) -> int:
@@ -376,10 +472,52 @@ class ScenarioSpec(_Strict):
         ev_txt = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "no events"
         fresh = sum(1 for c in self.categories if c.shelf_life_days)
         extra = f", {fresh} perishable categories" if fresh else ""
+        if self.notices:
+            extra += f", {len(self.notices)} notices"
         return (
             f"{self.n_skus} SKUs in {len(self.categories)} categories, "
             f"{self.horizon_days} days, {ev_txt}{extra}"
         )
+
+
+def _generated_ranges(categories: list[CategorySpec]) -> list[tuple[str, int, int]]:
+    """``(category, first, size)`` of each category whose SKU ids are generated."""
+    out, first = [], 0
+    for c in categories:
+        if c.skus is None:
+            out.append((c.name, first, c.size))
+        first += c.size
+    return out
+
+
+def _sku_id_checker(categories: list[CategorySpec]) -> Callable[[str], bool]:
+    """A predicate: is this a SKU id of the catalogue (as :func:`envs.catalog.build_catalog`
+    names them), without listing a million ids."""
+    explicit = {s.id for c in categories for s in (c.skus or [])}
+    ranges = {name: (first, size) for name, first, size in _generated_ranges(categories)}
+
+    def known(sku: str) -> bool:
+        if sku in explicit:
+            return True
+        prefix, _, digits = sku.rpartition("-")
+        if prefix not in ranges or not digits.isdigit():
+            return False
+        first, size = ranges[prefix]
+        k = int(digits)
+        return f"{k:05d}" == digits and first <= k < first + size
+
+    return known
+
+
+def _describe_ids(categories: list[CategorySpec]) -> str:
+    parts = [
+        f"{name}-{first:05d}..{name}-{first + size - 1:05d}"
+        for name, first, size in _generated_ranges(categories)
+    ]
+    n_explicit = sum(len(c.skus or []) for c in categories)
+    if n_explicit:
+        parts.append(f"{n_explicit} explicit ids from categories.*.skus")
+    return ", ".join(parts)
 
 
 def parse_scenario(data: object, source: str = "<scenario>") -> ScenarioSpec:

@@ -7,24 +7,40 @@
 2. the plan's promotions take effect (discounts clipped to the category cap);
 3. the plan's purchase orders go out: rounded up to the supplier's minimum order quantity,
    scaled down to the weekly purchase budget if one is set, given a lead time (supplier mean
-   + disruption days + jitter) and a delivered fraction (full with the supplier's reliability,
-   else a partial fill); lead time 0 arrives at once;
+   + disruption days + notice delay days + jitter) and a delivered fraction (full with the
+   supplier's reliability, else a partial fill); lead time 0 arrives at once;
 4. demand is drawn (see :mod:`envs.noise`) from the mean
    ``base * weekly[dow] * yearly(doy) * trend(t) * lifecycle(t) * festival(t, category)
-   * (1 - discount)^elasticity * (1 + lift * discount * exp(-streak / fatigue))
+   * notice_factor(t, sku) * (1 - discount)^elasticity
+   * (1 + lift * discount * exp(-streak / fatigue))
    * (1 - post-promotion dip) * (1 + (halo - cannibalisation) * sibling discount)``;
 5. sales are served from stock (first-in-first-out for perishables); unmet demand is lost,
-   or waits as a backorder when ``backorders`` is set;
+   or waits as a backorder when ``backorders`` is set. A SKU the plan *holds* (takes off sale
+   for the day) sells nothing: its demand is reported as 0 and is neither lost nor
+   backordered, its backlog waits, its stock stays, and its sales memory sees a day of 0;
 6. costs are booked and the day's profit is the reward;
 7. perishable stock ages and what reaches its shelf life is wasted;
 8. the day advances and the next day's deliveries are received, up to warehouse capacity.
 
+Notices (``spec.notices``) are texts with true effects (:mod:`envs.directives`), applied from
+the dates the effects name whatever day the text arrives (see :mod:`envs.scenario`):
+``supplier_delay`` adds days to the lead time of orders placed in its window (step 3),
+``demand_shift`` multiplies the targeted SKUs' mean demand (step 4, and :meth:`mean_demand`),
+and the hard kinds cost money (step 6, the ``compliance`` term): every unit sold of a SKU
+under a ``stop_sale`` is fined ``costs.compliance_fine_per_unit``, and each SKU-day sold at a
+discount under a ``promotion_ban``, or at a discount deeper than a ``discount_cap`` (by more
+than 1e-9), costs ``costs.policy_breach_penalty`` once. The view never shows a notice's
+effects: delays are not in ``ShopView.lead_time``; the agent learns them from the text
+(:meth:`MarketSimulator.notices_on`).
+
 Profit accounting (per day, all in currency):
-``revenue - cost_of_goods - holding - ordering - promotion - lost_sales - backorder - waste``
+``revenue - cost_of_goods - holding - ordering - promotion - lost_sales - backorder - waste
+- compliance``
 where cost of goods is charged on units sold, holding on end-of-day stock, ordering per
 purchase order (supplier and day), promotion per promotion started and per promoted SKU-day,
-lost sales as a goodwill penalty per unmet unit, backorder per waiting unit-day, and waste at
-unit cost plus disposal for each expired unit.
+lost sales as a goodwill penalty per unmet unit, backorder per waiting unit-day, waste at
+unit cost plus disposal for each expired unit, and compliance as the notices' fines and
+penalties above (per SKU in :attr:`DayResult.fines`).
 """
 
 from __future__ import annotations
@@ -35,16 +51,32 @@ from pathlib import Path
 import numpy as np
 
 from envs import kernel as K
-from envs.catalog import Calendar, Catalog, build_calendar, build_catalog
+from envs.catalog import (
+    Calendar,
+    Catalog,
+    NoticeEffects,
+    build_calendar,
+    build_catalog,
+    build_notice_effects,
+)
 from envs.errors import PlanError, ShopOpsError
 from envs.noise import NoiseSource
 from envs.plan import Plan, PlanArrays
-from envs.scenario import ScenarioSpec, load_scenario
+from envs.scenario import NoticeSpec, ScenarioSpec, load_scenario
 
 __all__ = ["COST_TERMS", "DayResult", "MarketSimulator", "ShopView", "SimState"]
 
 #: Names of the cost terms in :attr:`DayResult.breakdown`, in reporting order.
-COST_TERMS = ("cogs", "holding", "ordering", "promotion", "lost_sales", "backorder", "waste")
+COST_TERMS = (
+    "cogs",
+    "holding",
+    "ordering",
+    "promotion",
+    "lost_sales",
+    "backorder",
+    "waste",
+    "compliance",
+)
 
 
 class EpisodeOverError(ShopOpsError, RuntimeError):
@@ -104,7 +136,9 @@ class DayResult:
     """What happened on one simulated day. Arrays are per SKU.
 
     ``receipts`` are the units that arrived at the start of the *next* day (after this
-    day's step), ``expired`` the units wasted at the end of this day.
+    day's step), ``expired`` the units wasted at the end of this day, ``fines`` each SKU's
+    share of the ``compliance`` cost (notices' fines and penalties; zeros without notices).
+    ``demand`` is 0 for a SKU held off sale; ``mean_demand`` is its mean all the same.
     """
 
     day: int
@@ -120,6 +154,7 @@ class DayResult:
     expired: np.ndarray
     refused: np.ndarray
     mean_demand: np.ndarray
+    fines: np.ndarray
     budget_clipped_units: float = 0.0
     moq_added_units: float = 0.0
 
@@ -141,8 +176,9 @@ class ShopView:
     """The structured observation: what a shop's operations team can see this morning.
 
     All arrays are per SKU (raw units and currency). ``lead_time`` includes known
-    disruption days; ``days_to_festival`` is capped at 365; ``expiring_soon`` counts
-    perishable units within two days of their shelf life.
+    disruption days (not the delays that notices announce: those are read in the texts);
+    ``days_to_festival`` is capped at 365; ``expiring_soon`` counts perishable units within
+    two days of their shelf life. Notices are not part of the view.
     """
 
     day: int
@@ -186,12 +222,20 @@ class MarketSimulator:
     Args:
         spec: the validated scenario.
         seed: the episode seed; all randomness of the episode derives from it.
+
+    Attributes:
+        notices: the scenario's notices (texts with their true effects), in file order.
+        notice_effects: their effects tabulated by day (``None`` when no notice has any).
+        extra_lead: ``(horizon, n_suppliers)`` days the world adds to the lead time of an
+            order placed each day: announced disruptions plus notice delays.
     """
 
     def __init__(self, spec: ScenarioSpec, seed: int = 0) -> None:
         self.spec = spec
         self.catalog: Catalog = build_catalog(spec)
         self.calendar: Calendar = build_calendar(spec, self.catalog)
+        self.notices: tuple[NoticeSpec, ...] = tuple(spec.notices)
+        self.notice_effects: NoticeEffects | None = build_notice_effects(spec, self.catalog)
         self._prepare_static()
         self.reset(seed)
 
@@ -215,7 +259,12 @@ class MarketSimulator:
         ages = np.arange(self._max_shelf + 1)[:, None]
         self._soon_mask = ages >= (shelf_p[None, :] - 2)
         max_jitter = int(np.ceil(4 * c.sup_jitter.max())) if c.sup_jitter.size else 0
-        self._ring = int(c.sup_lead.max() + cal.extra_lead.max(initial=0) + max_jitter + 2)
+        extra = cal.extra_lead
+        if self.notice_effects is not None:
+            extra = extra + self.notice_effects.extra_lead
+        self.extra_lead = np.ascontiguousarray(extra)
+        self.extra_lead.setflags(write=False)
+        self._ring = int(c.sup_lead.max() + extra.max(initial=0) + max_jitter + 2)
         sku_moq = c.sup_moq[c.supplier]
         params = np.zeros((K.N_PARAM, n))
         params[K.P_PRICE] = c.price
@@ -277,10 +326,15 @@ class MarketSimulator:
             ]
         )
         self._fest = np.ascontiguousarray(cal.festival)
-        self._extra = np.ascontiguousarray(cal.extra_lead)
         self._rel = np.ascontiguousarray(cal.reliability)
         self._no_gamma = np.ones(n)
+        self._ones = np.ones(n)  # the demand factor of a day without demand shifts
+        self._ones.setflags(write=False)  # read-only, like the notices' rows
         self._sku_moq = sku_moq
+        by_day: dict[int, list[NoticeSpec]] = {}
+        for notice in self.notices:
+            by_day.setdefault(notice.day, []).append(notice)
+        self._notices_by_day = {day: tuple(v) for day, v in by_day.items()}
 
     def reset(self, seed: int = 0) -> None:
         """Start a new episode at day 0 with opening stock, seeded by ``seed``."""
@@ -346,8 +400,24 @@ class MarketSimulator:
         """True once the horizon has been simulated."""
         return self.state.day >= self.spec.horizon_days
 
+    def notices_on(self, day: int | None = None) -> list[NoticeSpec]:
+        """The notices arriving on the morning of ``day`` (default today), in file order.
+
+        They carry their true ``effects``: an agent is given only ``text``, ``author`` and
+        ``source`` (see :meth:`tools.sim_shop.SimShop.notices_today`).
+        """
+        return list(self._notices_by_day.get(self.state.day if day is None else day, ()))
+
+    def demand_factor(self, day: int) -> np.ndarray:
+        """The notices' demand multiplier per SKU on ``day`` (ones when none; read-only)."""
+        fx = self.notice_effects
+        if fx is None:
+            return self._ones
+        return fx.demand_factor.get(min(day, self.spec.horizon_days - 1), self._ones)
+
     def lead_time_today(self) -> np.ndarray:
-        """Expected lead time per SKU for an order placed today (with disruptions)."""
+        """Expected lead time per SKU for an order placed today, with the announced
+        disruptions (not the notices' delays: :attr:`extra_lead` has the truth)."""
         c = self.catalog
         t = min(self.state.day, self.spec.horizon_days - 1)
         return (c.sup_lead + self.calendar.extra_lead[t])[c.supplier].astype(float)
@@ -388,9 +458,10 @@ class MarketSimulator:
     def mean_demand(self, discount: np.ndarray | None = None, day: int | None = None) -> np.ndarray:
         """The noise-free expected demand per SKU on ``day`` (default today).
 
-        Uses the current state (promotion streaks, dips, drifted parameters); ``discount``
-        defaults to the running promotions. The oracle and planners use this as the "true"
-        mean; real policies should estimate it themselves.
+        Uses the current state (promotion streaks, dips, drifted parameters) and the
+        notices' demand shifts in force on ``day``; ``discount`` defaults to the running
+        promotions. The oracle and planners use this as the "true" mean; real policies
+        should estimate it themselves.
         """
         s, c, cal = self.state, self.catalog, self.calendar
         t = min(s.day if day is None else day, self.spec.horizon_days - 1)
@@ -406,6 +477,7 @@ class MarketSimulator:
             int(cal.dow[t]),
             float(cal.doy[t]),
             self._fest[t],
+            self.demand_factor(t),
             disc,
             cat_sum,
             s.m,
@@ -424,7 +496,8 @@ class MarketSimulator:
         """Simulate one day under ``plan`` (``None``: do nothing) and return its result.
 
         ``validate=False`` skips the plan's shape and range checks (for callers that built
-        the arrays themselves, such as the Gymnasium action decoder).
+        the arrays themselves, such as the Gymnasium action decoder). A plan's ``hold``
+        takes SKUs off sale for this day only.
 
         Raises:
             EpisodeOverError: the horizon has been reached.
@@ -457,12 +530,14 @@ class MarketSimulator:
             int(cal.dow[t]),
             float(cal.doy[t]),
             self._fest[t],
-            self._extra[t],
+            self.demand_factor(t),
+            self.extra_lead[t],
             self._rel[t],
             np.asarray(arrays.order_qty, dtype=float),
             np.asarray(arrays.promo_set, dtype=np.bool_),
             np.asarray(arrays.discount, dtype=float),
             np.asarray(arrays.duration, dtype=np.int64),
+            np.asarray(arrays.hold, dtype=np.bool_),
             self._params,
             self._ints,
             self._weekly_t,
@@ -490,6 +565,7 @@ class MarketSimulator:
             totals,
         )
         s.day = t + 1
+        fx = self.notice_effects
         breakdown = {
             "revenue": float(totals[K.T_REVENUE]),
             "cogs": float(totals[K.T_COGS]),
@@ -499,6 +575,7 @@ class MarketSimulator:
             "lost_sales": float(totals[K.T_LOST]),
             "backorder": float(totals[K.T_BACKORDER]),
             "waste": float(totals[K.T_WASTE]),
+            "compliance": 0.0 if fx is None else self._book_compliance(fx, t, out),
         }
         costs = sum(breakdown[k] for k in COST_TERMS)
         return DayResult(
@@ -515,9 +592,28 @@ class MarketSimulator:
             expired=out[K.O_EXPIRED],
             refused=out[K.O_REFUSED],
             mean_demand=out[K.O_MU],
+            fines=out[K.O_FINES],
             budget_clipped_units=float(totals[K.T_BUDGET_CLIPPED]),
             moq_added_units=float(totals[K.T_MOQ_ADDED]),
         )
+
+    def _book_compliance(self, fx: NoticeEffects, t: int, out: np.ndarray) -> float:
+        """Write day ``t``'s notice fines and penalties per SKU into ``out``; their total."""
+        costs = self.spec.costs
+        fines = out[K.O_FINES]
+        stop = fx.stop_sale.get(t)
+        if stop is not None:
+            fines += np.where(stop, out[K.O_SALES] * costs.compliance_fine_per_unit, 0.0)
+        disc = out[K.O_DISC]
+        ban, cap = fx.promotion_ban.get(t), fx.discount_cap.get(t)
+        if ban is not None or cap is not None:
+            breach = np.zeros(self.n, dtype=bool)
+            if ban is not None:
+                breach |= ban & (disc > 0.0)
+            if cap is not None:
+                breach |= disc > cap + 1e-9
+            fines += np.where(breach, costs.policy_breach_penalty, 0.0)
+        return float(fines.sum())
 
     def _apply_drift(self, ev) -> None:
         c, m = self.catalog, self.state.m

@@ -2,9 +2,10 @@
 
 What the oracle knows
 ---------------------
-Everything: the scenario (catalogue, calendar, drift events, costs) and the episode's
-realised random numbers for every day and SKU (:mod:`envs.noise`): the demand uniforms and
-gamma shocks, lead-time jitter, delivery reliability and fill draws. Because demand is drawn
+Everything: the scenario (catalogue, calendar, drift events, costs, and the true effects
+of its notices from day 0, whenever their texts arrive) and the episode's realised random
+numbers for every day and SKU (:mod:`envs.noise`): the demand uniforms and gamma shocks,
+lead-time jitter, delivery reliability and fill draws. Because demand is drawn
 by inverse transform, ``D = PoissonICDF(mu * G, U)``, it can compute the realised demand of
 any SKU-day under *any* price or promotion choice, and the realised arrival day of an order
 placed on any day.
@@ -18,20 +19,23 @@ and cannibalisation couple SKUs and days), so the oracle computes an upper bound
 relaxing constraints in its own favour, each step valid on its own:
 
 1. **Demand is over-estimated, never under.** For SKU ``i``, day ``t`` and discount ``d``
-   the mean is the exogenous mean (base, weekly, yearly, trend, lifecycle, festival, drifted
-   base and elasticity: none of these depend on actions) times ``(1 - d)^e`` times
-   ``(1 + lift * d)`` (promotion fatigue ``exp(-streak / fatigue) <= 1`` dropped), times
-   ``1 + max(halo - cannibalisation, 0) * max_discount`` (siblings' discounts at their most
-   favourable), with the post-promotion dip dropped (``1 - dip <= 1``). Each factor is at
-   least the true one, and the demand draw is non-decreasing in the mean for the same
-   random numbers (where the Poisson quantile switches from exact search to the
-   Cornish-Fisher formula at a mean of 30, the bound takes the larger of the two sides).
+   the mean is the exogenous mean (base, weekly, yearly, trend, lifecycle, festival, the
+   notices' demand shifts, drifted base and elasticity: none of these depend on actions;
+   it is read from the simulator's own mean on a fork, so it includes every such factor)
+   times ``(1 - d)^e`` times ``(1 + lift * d)`` (promotion fatigue
+   ``exp(-streak / fatigue) <= 1`` dropped), times ``1 + max(halo - cannibalisation, 0) *
+   max_discount`` (siblings' discounts at their most favourable), with the post-promotion
+   dip dropped (``1 - dip <= 1``). Each factor is at least the true one, and the demand
+   draw is non-decreasing in the mean for the same random numbers (where the Poisson
+   quantile switches from exact search to the Cornish-Fisher formula at a mean of 30, the
+   bound takes the larger of the two sides).
 2. **Continuous discounts are covered.** Discounts are scored on a grid
    ``0 = d_0 < ... < d_J = max_discount``; a discount in ``(d_j, d_{j+1}]`` is credited with
    the demand at ``d_{j+1}`` and the unit margin at ``d_j`` (demand rises and margin falls
    with depth), minus the per-SKU-day promotion cost.
 3. **Supply.** Orders are unlimited (the weekly budget, warehouse capacity and minimum order
-   quantities are dropped) but arrive on their realised days: a unit sold on day ``t``
+   quantities are dropped) but arrive on their realised days (with the notices' supplier
+   delays, :attr:`~envs.simulator.MarketSimulator.extra_lead`): a unit sold on day ``t``
    arrived on or before ``t`` (and, for perishables, at most ``shelf_life - 1`` days
    before), so it pays at least ``holding x (t - latest possible arrival day <= t)``. Days
    no order can reach are served only by the opening stock; their total sales are capped by
@@ -41,6 +45,16 @@ relaxing constraints in its own favour, each step valid on its own:
    promotion start costs on opening-stock days, lost-sales penalties, backorder costs and
    waste. With backorders a unit demanded on a day may be sold later, so it is credited at
    the list-price margin.
+5. **Notices' hard effects.** Without backorders a unit demanded on a day is sold that day
+   or never, so on a day a ``stop_sale`` is in force for the SKU each unit is credited
+   ``max(margin - compliance_fine_per_unit, 0)``: selling it earns the margin less the fine,
+   holding the SKU (or not stocking it) earns 0, and nothing earns more. (With backorders
+   the unit may wait and be sold after the stop ends, so no fine is deducted.) A promoted
+   option pays ``policy_breach_penalty`` on a day a ``promotion_ban`` is in force, and an
+   interval ``(d_j, d_{j+1}]`` pays it where ``d_j`` already exceeds a ``discount_cap`` in
+   force (every discount in it is a breach); both are costs any policy choosing that
+   option pays. Holding a SKU off sale is one of the choices the per-day maximum (``>= 0``)
+   already covers.
 
 So ``profit_bound(sim) >= profit(policy)`` for every policy run on the same scenario and
 seed. The bound is tight where the realised optimum is "sell every unit demanded at the best
@@ -52,9 +66,11 @@ margin; 40 intervals by default).
 
 The policy (:class:`OraclePolicy`) also *plays* with that knowledge: each day it picks per
 SKU the discount that maximises today's realised margin (using the true state through a
-shared fork) and orders per supplier every few days exactly the realised demand until the
-next order can arrive. Its played profit is a feasible, usually strong result, but it is the
-bound, not the play, that no policy can beat: report "% of oracle" against
+shared fork), within the promotion bans and discount caps in force, holds a SKU under a
+stop-sale whenever selling it would lose money after the fine, and orders per supplier every
+few days exactly the realised demand (none for SKU-days it will hold) until the next order
+can arrive. Its played profit is a feasible, usually strong result, but it is the bound,
+not the play, that no policy can beat: report "% of oracle" against
 :meth:`OraclePolicy.profit_bound`.
 """
 
@@ -134,7 +150,7 @@ def _arrival_days(sim: MarketSimulator) -> np.ndarray:
     sup = c.supplier
     for tau in range(H):
         nz = sim.noise.day(tau)
-        lead = c.sup_lead[sup] + cal.extra_lead[tau][sup] + np.rint(c.sup_jitter[sup] * nz.z_lead)
+        lead = c.sup_lead[sup] + sim.extra_lead[tau][sup] + np.rint(c.sup_jitter[sup] * nz.z_lead)
         lead = np.clip(lead, 0, sim._ring - 1).astype(np.int64)
         full = nz.u_reliability < cal.reliability[tau][sup]
         lo, hi = c.sup_fill_low[sup], c.sup_fill_high[sup]
@@ -210,6 +226,9 @@ def profit_bound(
         # 0: free supply, 1: opening stock only, 2: nothing to sell.
         avail_class = np.where(free, 0, np.where(opening_ok, 1, 2)).astype(np.int8)
     opening = sim.state.on_hand.copy()
+    fx = sim.notice_effects
+    fine = costs.compliance_fine_per_unit
+    breach_cost = costs.policy_breach_penalty
 
     free_value = np.zeros(n)
     open_D: list[np.ndarray] = []
@@ -238,12 +257,17 @@ def profit_bound(
         else:
             nights = np.where(cls_t == 0, t - latest[t], t)
             unit_lo = price_d - c.unit_cost[None, :] - (hold * nights)[None, :]
+            stop = None if fx is None else fx.stop_sale.get(t)
+            if stop is not None:  # sold today or never: each unit pays the fine (5.)
+                unit_lo = unit_lo - np.where(stop, fine, 0.0)[None, :]
         # Options: d = 0 exactly (row 0), and each interval (d_j, d_{j+1}] credited with
         # demand at d_{j+1}, margin at d_j, minus the daily promotion cost.
         D_opt = np.vstack([D[:1], D[1:]])
         m_opt = np.vstack([unit_lo[:1], unit_lo[:-1]])
         cost_opt = np.zeros((grid + 1, n))
         cost_opt[1:] = costs.promo_daily_cost
+        if fx is not None:
+            _add_breach_costs(cost_opt, dgrid, fx, t, breach_cost)
         allowed = np.ones((grid + 1, n), dtype=bool)
         allowed[1:] = promo_ok[None, :]
         val = np.where(allowed, D_opt * np.maximum(m_opt, 0.0) - cost_opt, -np.inf)
@@ -268,7 +292,7 @@ def profit_bound(
                 cross_ub,
                 val[0],
                 m_opt[1:],
-                costs.promo_daily_cost,
+                cost_opt[1:],
             )
         if (cls_t == 1).any():
             open_D.append(np.where(allowed & (cls_t == 1)[None, :], D_opt, 0.0))
@@ -291,6 +315,19 @@ def profit_bound(
     return OracleBound(float(per_sku.sum()), per_sku, len(open_D))
 
 
+def _add_breach_costs(cost_opt, dgrid, fx, t, penalty) -> None:
+    """Add day ``t``'s breach penalty to the options whose every discount is a breach: any
+    promoted option under a promotion ban, an interval ``(d_{j-1}, d_j]`` (option row ``j``)
+    whose lower end already exceeds a discount cap."""
+    ban, cap = fx.promotion_ban.get(t), fx.discount_cap.get(t)
+    breach = np.zeros(cost_opt[1:].shape, dtype=bool)
+    if ban is not None:
+        breach |= ban[None, :]
+    if cap is not None:
+        breach |= dgrid[:-1] > cap[None, :] + 1e-9
+    cost_opt[1:] += np.where(breach, penalty, 0.0)
+
+
 def _streak_step(
     sim,
     t,
@@ -307,14 +344,15 @@ def _streak_step(
     cross_ub,
     off_value,
     m_lo,
-    daily_cost,
+    interval_cost,
 ) -> np.ndarray:
     """One backward step of the per-SKU programme over promotion streaks.
 
-    On a free-supply day, promoting at streak ``k`` earns the best interval value with the
-    lift scaled by ``exp(-k / fatigue)``; not promoting earns ``off_value`` and resets the
-    streak. On other days (served by the opening stock, bounded separately) both moves earn
-    nothing, so the streak is free to be anything.
+    On a free-supply day, promoting at streak ``k`` earns the best interval value (less the
+    interval's cost ``interval_cost``, shape ``(J, n)``: the daily promotion cost and any
+    breach penalty) with the lift scaled by ``exp(-k / fatigue)``; not promoting earns
+    ``off_value`` and resets the streak. On other days (served by the opening stock, bounded
+    separately) both moves earn nothing, so the streak is free to be anything.
     """
     n = V.shape[1]
     price_eff = np.exp(elast[None, :] * np.log1p(-dgrid[1:]))  # (J, n) at interval tops
@@ -325,12 +363,20 @@ def _streak_step(
         * cross_ub[None, None, :]
     )  # (K+1, J, n)
     D = _realised_demand(sim, t, mu.reshape(-1, n)).reshape(mu.shape)
-    on = (D * np.maximum(m_lo, 0.0)[None, :, :]).max(axis=1) - daily_cost  # (K+1, n)
+    on = (D * np.maximum(m_lo, 0.0)[None, :, :] - interval_cost[None, :, :]).max(axis=1)
     on = np.where(free_day[None, :], on - start_cost, 0.0)
     off = np.where(free_day, np.maximum(off_value, 0.0), 0.0)
     stay_off = off[None, :] + V[0][None, :]
     go_on = np.where(promo_ok[None, :], on + V[nxt], -np.inf)
     return np.maximum(stay_off, go_on)
+
+
+def _hard_rows(sim: MarketSimulator, t: int):
+    """(stop_sale, promotion_ban, discount_cap) rows in force on day ``t`` (``None``: none)."""
+    fx = sim.notice_effects
+    if fx is None:
+        return None, None, None
+    return fx.stop_sale.get(t), fx.promotion_ban.get(t), fx.discount_cap.get(t)
 
 
 class OraclePolicy:
@@ -371,21 +417,30 @@ class OraclePolicy:
     def act(self, view: ShopView, sim: MarketSimulator) -> PlanArrays:
         if getattr(self, "_sim_id", None) != id(sim):
             self.reset(sim)
-        n, t, c = sim.n, view.day, sim.catalog
+        n, t, c, costs = sim.n, view.day, sim.catalog, sim.spec.costs
         plan = PlanArrays.empty(n)
-        # Discount: today's realised margin under the true state, per SKU.
+        stop, ban, cap = _hard_rows(sim, t)
+        fine = np.where(stop, costs.compliance_fine_per_unit, 0.0) if stop is not None else 0.0
+        # Discount: today's realised margin under the true state, per SKU, inside the bans
+        # and caps in force.
         best_val = np.full(n, -np.inf)
         best_d = np.zeros(n)
         for d in self.discount_levels:
             disc = np.minimum(np.full(n, d), c.max_discount)
+            if cap is not None:
+                disc = np.minimum(disc, cap)
+            if ban is not None:
+                disc = np.where(ban, 0.0, disc)
             mu = sim.mean_demand(discount=disc)
             dem = _realised_demand(sim, t, mu[None, :])[0]
-            val = dem * (c.price * (1 - disc) - c.unit_cost) - (
-                sim.spec.costs.promo_daily_cost if d > 0 else 0.0
+            val = dem * (c.price * (1 - disc) - c.unit_cost - fine) - np.where(
+                disc > 0, costs.promo_daily_cost, 0.0
             )
             better = val > best_val + 1e-9
             best_val = np.where(better, val, best_val)
             best_d = np.where(better, disc, best_d)
+        if stop is not None:  # off sale where selling loses money after the fine
+            plan.hold = stop & (best_val <= 0.0)
         change = best_d != view.discount
         plan.promo_set = change
         plan.discount = np.where(change, best_d, 0.0)
@@ -403,16 +458,21 @@ class OraclePolicy:
             nxt = min(t + self.cycle_days, H - 1)
             a_next = np.maximum(self._arrive[nxt], a_now + 1) if nxt > t else np.full(n, H)
         else:
-            lead = np.rint(view.lead_time).astype(np.int64)
+            c = sim.catalog
+            lead = (c.sup_lead + sim.extra_lead[min(t, H - 1)])[c.supplier].astype(np.int64)
             a_now = t + lead
             a_next = a_now + self.cycle_days
         # Realised demand per future day at list price (promotions add a cushion).
         future = np.zeros(n)
         before = np.zeros(n)
-        c = sim.catalog
+        c, costs = sim.catalog, sim.spec.costs
+        loses = c.price - c.unit_cost <= costs.compliance_fine_per_unit
         for k in range(t, min(int(a_next.max()), H)):
             mu = sim.mean_demand(discount=np.zeros(n), day=k)
             dem = _realised_demand(sim, k, mu[None, :])[0] * (1.0 + 0.5 * c.promo_lift * 0.1)
+            stop = _hard_rows(sim, k)[0]
+            if stop is not None:  # held, so not sold: no stock for it
+                dem = np.where(stop & loses, 0.0, dem)
             future += np.where((k >= a_now) & (k < a_next), dem, 0.0)
             before += np.where(k < a_now, dem, 0.0)
         stock_at_arrival = np.maximum(view.on_hand + view.on_order - view.backlog - before, 0.0)

@@ -46,8 +46,9 @@ def test_training_seeds_are_refused_unless_allowed() -> None:
 
 
 def test_new_category_is_the_held_out_scenario() -> None:
-    assert held_out_scenarios() == ["new_category"]
+    assert held_out_scenarios() == ["new_category", "notices_holdout"]
     assert "new_category" not in tuning_scenarios() and "steady" in tuning_scenarios()
+    assert "notices_holdout" not in tuning_scenarios()
     check_tuning_scenario("steady")
     with pytest.raises(SplitError, match="held out"):
         check_tuning_scenario("new_category")

@@ -5,7 +5,12 @@ simulator: it queues the line on the open day (``day``). :meth:`SimShop.close_da
 the simulator once, with every line executed for that day, and opens the next day. The agent's
 runner is the clock: it closes a day after that day's graph has executed what it could (actions
 still waiting for a person do not hold the day; when approved later they are executed on the
-day that is open then). Restocks of one SKU on one day add up; the last promotion line wins.
+day that is open then). Restocks of one SKU on one day add up; the last promotion line wins;
+a ``hold`` line (``{"kind": "hold", "sku": ...}``) takes the SKU off sale for that day only
+(the agent holds it again each day it must stay off sale), and holding twice is holding once.
+
+Notices: :meth:`SimShop.notices_today` gives the texts arriving on the open day (text,
+author, source), never the effects the simulated world applies.
 
 Idempotency: ``execute`` remembers every key it has seen; a repeated key returns
 ``duplicate`` and changes nothing. With the store in the loop the store is the record (its
@@ -32,14 +37,13 @@ from tools.shop import WhatIf
 __all__ = ["SimShop", "sku_day_profit"]
 
 
-
 def sku_day_profit(sim: MarketSimulator, result: DayResult) -> np.ndarray:
     """Each SKU's attributable profit of the day ``sim`` just stepped (``result``).
 
     Margin on the units sold at the day's price, less holding of the stock left at the close,
-    lost-sale penalties, waste and the promotion's daily cost. Costs shared by several SKUs
-    (a purchase order's fixed cost, a promotion's start-up cost) are left out, so the SKUs'
-    figures do not add up to the shop's profit.
+    lost-sale penalties, waste, the promotion's daily cost and the notices' fines and
+    penalties. Costs shared by several SKUs (a purchase order's fixed cost, a promotion's
+    start-up cost) are left out, so the SKUs' figures do not add up to the shop's profit.
     """
     c, costs = sim.catalog, sim.spec.costs
     return (
@@ -48,7 +52,9 @@ def sku_day_profit(sim: MarketSimulator, result: DayResult) -> np.ndarray:
         - result.lost * c.price * costs.lost_sale_penalty_rate
         - result.expired * (c.unit_cost + costs.waste_disposal_cost)
         - (result.discount > 0) * costs.promo_daily_cost
+        - result.fines
     )
+
 
 class SimShop:
     """A simulated shop. ``sim`` is the live simulator (policies receive it for forks).
@@ -97,6 +103,14 @@ class SimShop:
             self._view_cache = (self.sim.day, self.sim.view())
         return self._view_cache[1]
 
+    def notices_today(self) -> list[dict[str, Any]]:
+        """The texts arriving on the open day: ``{"day", "text", "author", "source"}`` each,
+        in file order (what a shop's inbox shows; the true effects are not included)."""
+        return [
+            {"day": n.day, "text": n.text, "author": n.author, "source": n.source}
+            for n in self.sim.notices_on(self.day)
+        ]
+
     def supplier_of(self) -> np.ndarray:
         return np.asarray(self.sim.catalog.supplier)
 
@@ -135,6 +149,8 @@ class SimShop:
     def execute(self, line: Mapping[str, Any], key: str) -> dict[str, Any]:
         """Queue ``line`` on the open day; a key seen before is a ``duplicate`` no-op.
 
+        ``line`` is a restock, a promotion or a hold (``{"kind": "hold", "sku": ...}``).
+
         Raises:
             ShopBackendError: the simulation is past its horizon, or the SKU is unknown.
         """
@@ -166,7 +182,12 @@ class SimShop:
         """
         if self.done:
             raise ShopBackendError(f"the simulated shop is past its horizon (day {self.day})")
-        arrays = arrays_from_lines(self._queue if lines is None else lines, self.sku_index)
+        todo = self._queue if lines is None else lines
+        arrays = arrays_from_lines([x for x in todo if x.get("kind") != "hold"], self.sku_index)
+        for line in todo:
+            pos = self.sku_index.get(line["sku"]) if line.get("kind") == "hold" else None
+            if pos is not None:
+                arrays.hold[pos] = True
         result = self.sim.step(arrays)
         self._queue = []
         self._view_cache = None
@@ -177,8 +198,13 @@ class SimShop:
         """A reproducible seed for what-if futures on the open day (never the real future)."""
         return zlib.crc32(f"whatif:{self.sim.seed}:{self.day}:{salt}".encode()) & 0x7FFFFFFF
 
-    def what_if(self, arrays: PlanArrays, horizon: int = 14, seed: int | None = None,
-                baseline: PlanArrays | None = None) -> WhatIf:
+    def what_if(
+        self,
+        arrays: PlanArrays,
+        horizon: int = 14,
+        seed: int | None = None,
+        baseline: PlanArrays | None = None,
+    ) -> WhatIf:
         """The plan today then nothing, versus ``baseline`` today (default: nothing at all)
         then nothing, for ``horizon`` days.
 
