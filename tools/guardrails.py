@@ -8,7 +8,9 @@ Everything is vectorised over SKUs; only the budget and capacity cut-offs walk a
 Order of checks, per SKU line:
 
 1. ``input.invalid``: non-finite or negative quantities, discounts outside ``[0, 1)``.
-2. ``category.no_restock`` / ``category.no_promotions``: the category forbids the kind.
+2. ``category.no_restock`` / ``category.no_promotions``: the category forbids the kind;
+   then the knowledge base's hard directives (``kb.stop_sale``, ``kb.promotion_ban``,
+   ``kb.discount_cap``, see :mod:`tools.knowledge`).
 3. ``discount.cap``: clip to the smallest of the catalogue cap, the global and category cap.
 4. ``promotion.duration``: clip to ``max_promotion_days``.
 5. ``price.floor``: the discounted price may not fall below ``unit_cost x (1 + min_margin)``
@@ -31,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from envs.directives import DirectiveArrays
 from envs.plan import PlanArrays
 from envs.simulator import ShopView
+from tools.knowledge import enforce_directives
 from tools.rules import RulesConfig
 
 __all__ = ["GuardResult", "RuleEvent", "apply_guardrails"]
@@ -90,6 +94,7 @@ def apply_guardrails(
     spent_today: float = 0.0,
     spent_this_week: float = 0.0,
     shop_capacity: float | None = None,
+    directives: DirectiveArrays | None = None,
 ) -> GuardResult:
     """Check ``arrays`` against ``rules`` for the shop seen in ``view``.
 
@@ -103,6 +108,8 @@ def apply_guardrails(
         spent_today: purchase-order value already executed today (counts against budgets).
         spent_this_week: value executed this shop week before today.
         shop_capacity: the backend's own warehouse limit (the rules' value wins if smaller).
+        directives: the knowledge base's directives in force today (hard ones enforced, see
+            :mod:`tools.knowledge`); ``None``: no knowledge base.
     """
     n = len(view.sku_ids)
     sku_ids = view.sku_ids
@@ -210,6 +217,11 @@ def apply_guardrails(
         None,
     )
     pset &= ~m
+    if directives is not None:  # 2b. the knowledge base's hard directives
+        enforce_directives(
+            directives, qty, pset, disc, dur, rec,
+            running=view.discount, promo_left=view.promo_left,
+        )  # fmt: skip
 
     # 3. discount cap
     cat_cap = _cat_values(rules, names, "max_discount", None)[cat]

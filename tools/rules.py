@@ -19,6 +19,8 @@ A rules file is YAML (every field optional; these are the defaults)::
 
 Rule ids (recorded with every repair or refusal): ``input.unknown_sku``,
 ``input.invalid``, ``input.unparsed``, ``category.no_restock``, ``category.no_promotions``,
+``kb.stop_sale``, ``kb.promotion_ban``, ``kb.discount_cap`` (the knowledge base's hard
+directives, :mod:`tools.knowledge`),
 ``discount.cap``, ``promotion.duration``, ``price.floor``, ``order.max_units``,
 ``order.max_cover_days``, ``moq.minimum``, ``budget.cash``, ``budget.daily``,
 ``budget.weekly``, ``capacity.warehouse``.
@@ -42,6 +44,9 @@ RULE_IDS = (
     "input.unparsed",
     "category.no_restock",
     "category.no_promotions",
+    "kb.stop_sale",
+    "kb.promotion_ban",
+    "kb.discount_cap",
     "discount.cap",
     "promotion.duration",
     "price.floor",
