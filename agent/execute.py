@@ -139,10 +139,17 @@ def sensed_forecast(s: Any, ctx: Any, day: int) -> np.ndarray | None:
     return None if not sensed else np.asarray(sensed["snap"].mean_daily, dtype=float)
 
 
-def check_now(ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None) -> Any:
-    """``arrays`` through the hard rules against the shop ``now`` (spend so far, pipeline)
-    and ``forecast``: the one call every caller makes."""
+def check_now(
+    ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None, session: Any = None
+) -> Any:
+    """``arrays`` through the hard rules against the shop ``now`` (spend so far, pipeline),
+    ``forecast`` and the knowledge base's directives in force: the one call every caller
+    makes. ``session``: the caller's open transaction, if any (the directives are read in it).
+    """
+    from agent.kb import day_directives
+
     shop = ctx.shop
+    kb = day_directives(ctx, now.view, session=session)
     return apply_guardrails(
         arrays,
         now.view,
@@ -152,6 +159,7 @@ def check_now(ctx: Any, now: ShopNow, arrays: Any, forecast: np.ndarray | None) 
         spent_today=now.spent_today,
         spent_this_week=now.spent_this_week,
         shop_capacity=shop.warehouse_capacity,
+        directives=None if kb is None else kb[0],
     )
 
 
@@ -213,7 +221,7 @@ def execute_checked(
     for batch in _unique_rounds(fresh):
         now = shop_now(s, ctx, applied_day)
         lines = arrays_from_lines([it.line for it in batch], shop.sku_index)
-        res = check_now(ctx, now, lines, forecast)
+        res = check_now(ctx, now, lines, forecast, session=s)
         allowed = {
             (ln["kind"], ln["sku"]): ln for ln in lines_from_arrays(res.arrays, shop.sku_ids)
         }

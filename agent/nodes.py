@@ -25,6 +25,7 @@ from agent.answers import supersede_older
 from agent.context import AgentContext
 from agent.errors import RunStateError
 from agent.execute import check_now, execute_ready, lock_run, shop_now
+from agent.kb import day_directives, ingest_notices
 from agent.routing import decide_routes, recent_answers, route_rows
 from agent.state import DayState
 from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
@@ -34,6 +35,7 @@ from tools.actions import (
     lines_from_arrays,
 )
 from tools.guardrails import RuleEvent as GuardEvent
+from tools.knowledge import adjust_view
 from tools.plan_text import parse_plan_text
 from tools.signals import EmaSignals, SignalSnapshot
 
@@ -75,6 +77,7 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     signals = ctx.signals or EmaSignals()
     snap = signals.snapshot(view, ctx.approval.whatif_horizon)
     events = ctx.shop.upcoming_events(30)
+    read = ingest_notices(ctx, day)  # the day's texts into the knowledge base, read
     key = f"sense:{day}"
     ctx.store.put_blob(run_id, key, {"snap": snap, "events": events})
     fc = snap.mean_daily
@@ -91,6 +94,8 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         f"{int(view.on_order.sum())} on order; {low} SKUs hold less than their lead time of "
         f"sales; forecast source {snap.source}; {len(snap.alerts)} drift alerts; "
         f"{len(snap.anomalies)} anomalies; upcoming events: {ev}."
+        + (f" {len(read)} new texts read into the knowledge base"
+           f" ({sum(r['waiting'] for r in read)} readings wait for a person)." if read else "")
     )
     return {
         "sense_key": key,
@@ -100,6 +105,7 @@ def sense(state: DayState, runtime: Runtime[AgentContext]) -> dict:
             "low_cover": low,
             "alerts": len(snap.alerts),
             "anomalies": len(snap.anomalies),
+            "texts_read": len(read),
         },
     }
 
@@ -113,7 +119,11 @@ def plan(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     run_id, day = state["run_id"], int(state["day"])
     policy = ctx.need_policy()
     shop = ctx.shop
-    out = policy.act(shop.view(), shop.sim)
+    view = shop.view()
+    kb = day_directives(ctx, view)
+    if kb is not None:  # soft directives: delays and demand shifts the policy plans with
+        view = adjust_view(view, *kb)
+    out = policy.act(view, shop.sim)
     raw_text: str | None = None
     parse_events: list[GuardEvent] = []
     if isinstance(out, str):
@@ -203,6 +213,7 @@ def check(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         now = shop_now(s, ctx, day)  # today's executed orders count (late approvals)
     res = check_now(ctx, now, arrays, snap.mean_daily)
     lines = lines_from_arrays(res.arrays, shop.sku_ids)
+    mark_forced(lines, res.events, now.view.discount, shop.sku_index)
     rows = [
         {
             "run_id": run_id,
@@ -359,6 +370,7 @@ def act(state: DayState, runtime: Runtime[AgentContext]) -> dict:
     """Execute every automatic action once (idempotency key), re-checked by the rules."""
     ctx = runtime.context
     run_id, day = state["run_id"], int(state["day"])
+    held = hold_stopped(ctx, day)
     res = execute_ready(ctx, day, chunk=ctx.exec_chunk)
     with ctx.store.session() as s:
         counts = _status_counts(s, run_id, day)
@@ -370,11 +382,35 @@ def act(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         + (f"; {res['clipped']} clipped and {res['refused']} refused by the rules at execution"
            if res["clipped"] or res["refused"] else "")
         + f"; statuses now {counts}."
+        + (f" {held} SKUs held off sale (knowledge base stop-sale)." if held else "")
     )
     return {
         "messages": [AIMessage(content=text, name="act", id=f"act-{day}")],
         "counts": {"status": counts},
     }
+
+
+def hold_stopped(ctx: AgentContext, day: int) -> int:
+    """How many SKUs a stop-sale directive takes off sale today. The hold itself is applied
+    when the day closes (:func:`agent.runner.close_sim_day` reads the directives in force
+    then, in the closing transaction): a rule, not a decision, so no approval and nothing
+    a resumed day could repeat or lose."""
+    kb = day_directives(ctx, ctx.shop.view())
+    return 0 if kb is None else int(kb[0].stop_sale.sum())
+
+
+def mark_forced(
+    lines: list[dict[str, Any]], events: Any, running: Any, sku_index: Any
+) -> None:
+    """Mark the promotion lines the knowledge base's rules made or cut (a running discount
+    ended or lowered to comply) with ``forced_by``: routing executes them without a person,
+    since no answer may keep a forbidden discount running."""
+    rules = {(e.sku, e.kind): e.rule for e in events if e.rule.startswith("kb.")}
+    for ln in lines:
+        rule = rules.get((ln["sku"], ln["kind"]))
+        lowers = float(ln.get("discount", 0.0)) <= float(running[sku_index[ln["sku"]]]) + 1e-9
+        if rule and ln["kind"] == "promotion" and lowers:
+            ln["forced_by"] = rule
 
 
 # ---------------------------------------------------------------------------- learn

@@ -259,6 +259,9 @@ def decide_routes(acts, shop, view, snap, ap, recent) -> Routes:
         pending = np.ones(len(acts), dtype=bool)
     else:  # risky; and what a person rejected lately goes back to a person, never auto
         pending = (score >= ap.threshold) | rejected
+    # Lines the knowledge base's rules made (ending or lowering a forbidden discount) never
+    # wait: no answer may keep a forbidden discount running.
+    pending &= ~np.array([bool(a.params.get("forced_by")) for a in acts], dtype=bool)
     whatif = shop.what_if(arrays, ap.whatif_horizon) if pending.any() else None
     refuse = np.zeros(len(acts), dtype=bool)
     if whatif is not None:

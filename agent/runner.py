@@ -36,6 +36,7 @@ from agent.clock import Runner
 from agent.context import AgentContext
 from agent.defaults import ACTION_OUTCOME_DAYS, DEFAULT_POLICY
 from agent.errors import AgentConfigError, RunNotFoundError, RunStateError
+from agent.kb import day_directives
 from agent.policy_factory import make_run_policy
 from agent.queries import RunSummary, pending_cards, summarize_run
 from agent.store import Store, open_store
@@ -51,6 +52,7 @@ from agent.store.models import (
 )
 from envs.config_files import validation_problem
 from envs.simulator import DayResult, MarketSimulator
+from tools.knowledge import hold_lines
 from tools.risk import ApprovalPolicy
 from tools.rules import load_rules
 from tools.signals import make_signals
@@ -87,6 +89,10 @@ class RunOptions:
         shop_id: the shop's name in the store (default ``sim-<scenario>``).
         signals: ``auto`` (online models when available), ``hub`` or ``ema``.
         exec_chunk: actions executed per transaction.
+        knowledge: read the day's notices into the knowledge base with the reader and apply
+            the directives in force (hard ones enforced, soft ones planned with).
+        llm: the reader's checkpoint folder (``None``: the default SmolLM2).
+        reader_adapter: the reader's LoRA adapter (``default``, ``none`` or a folder).
     """
 
     scenario: Any = "steady"  # a name, a path or a ScenarioSpec
@@ -97,6 +103,9 @@ class RunOptions:
     shop_id: str | None = None
     signals: str = "auto"
     exec_chunk: int = 500
+    knowledge: bool = False
+    llm: str | None = None
+    reader_adapter: str = "default"
 
 
 # ---------------------------------------------------------------------------- create / load
@@ -120,6 +129,9 @@ def create_run(store: Store, opts: RunOptions, policy: Any = None) -> str:
         "signals": signals.name,
         "exec_chunk": opts.exec_chunk,
         "rules": rules.model_dump(),
+        "knowledge": (
+            {"llm": opts.llm, "adapter": opts.reader_adapter} if opts.knowledge else None
+        ),
     }
     with store.session() as s:
         if s.get(Shop, shop_id) is None:
@@ -204,6 +216,8 @@ def load_context(
         signals=signals,
         exec_chunk=int(cfg.get("exec_chunk", 500)),
         close_day=close_sim_day,
+        kb_shop=shop_id if cfg.get("knowledge") else None,
+        reader_spec=cfg.get("knowledge"),
     )
 
 
@@ -230,7 +244,9 @@ def close_sim_day(ctx: AgentContext) -> dict[str, Any]:
             )
         ]
         view = shop.view()
-        result = shop.close_day(lines)
+        kb = day_directives(ctx, view, session=s)  # stop-sale holds: rules, read now
+        holds = hold_lines(kb[0], shop.sku_ids) if kb is not None else []
+        result = shop.close_day([*lines, *holds])
         totals = {
             "demand": float(result.demand.sum()),
             "sales": float(result.sales.sum()),
@@ -243,6 +259,8 @@ def close_sim_day(ctx: AgentContext) -> dict[str, Any]:
             ),
             "inventory_units": float(view.on_hand.sum()),
             "promo_sku_days": int((result.discount > 0).sum()),
+            "violation_sku_days": int((result.fines > 0).sum()),  # notices' fines/penalties
+            "held_skus": len(holds),
             "lines_applied": len(lines),
         }
         s.add(
@@ -383,6 +401,9 @@ def run_shop_days(
     signals: str = "auto",
     db_url: str | None = None,
     progress: bool = False,
+    knowledge: bool = False,
+    llm: str | None = None,
+    reader_adapter: str = "default",
 ) -> RunSummary:
     """``shopops run``: continue ``run_id`` (or the shop's open run) or start one; run days.
 
@@ -422,6 +443,9 @@ def run_shop_days(
                     rules_path=rules_path,
                     shop_id=shop_id,
                     signals=signals,
+                    knowledge=knowledge,
+                    llm=llm,
+                    reader_adapter=reader_adapter,
                 ),
             )
         summary = _drive(store, run_id, days, appr, progress)

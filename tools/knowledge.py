@@ -89,32 +89,9 @@ def enforce_directives(
     ``record(mask, kind, rule, outcome, detail, before, after)`` is the guardrails' event
     recorder (see :func:`tools.guardrails.apply_guardrails`). ``running`` and ``promo_left``
     (this morning's discounts and days left) let a running promotion that a directive now
-    forbids be ended (or cut to the cap) by a line the plan did not have.
+    forbids be ended (or cut to the cap) by a line of the rules' own, also where the plan's
+    line for that SKU was dropped.
     """
-    if running is not None:
-        running = np.asarray(running, dtype=float)
-        left = np.asarray(promo_left if promo_left is not None else np.ones_like(running))
-        banned = (directives.stop_sale | directives.promotion_ban) & ~pset & (running > 0)
-        record(
-            banned, "promotion", "kb.promotion_ban", "clipped",
-            "a running promotion on a SKU the knowledge base now forbids to promote is ended",
-            lambda i: {"discount": round(float(running[i]), 6)},
-            lambda i: {"discount": 0.0, "duration_days": 1},
-        )  # fmt: skip
-        pset[banned] = True
-        disc[banned] = 0.0
-        dur[banned] = 1
-        over = ~pset & (running > directives.discount_cap + 1e-9)
-        capped = np.where(over, directives.discount_cap, 0.0)
-        record(
-            over, "promotion", "kb.discount_cap", "clipped",
-            "a running promotion above the knowledge base's cap is cut to the cap",
-            lambda i: {"discount": round(float(running[i]), 6)},
-            lambda i: {"discount": round(float(capped[i]), 6)},
-        )  # fmt: skip
-        pset[over] = True
-        disc[over] = capped[over]
-        dur[over] = np.maximum(left[over], 1)
     stop = directives.stop_sale
     m = stop & (qty > 0)
     record(
@@ -157,3 +134,27 @@ def enforce_directives(
     pset[gone] = False
     disc[~pset] = 0.0
     dur[~pset] = 0
+    if running is not None:
+        running = np.asarray(running, dtype=float)
+        left = np.asarray(promo_left if promo_left is not None else np.ones_like(running))
+        banned = (directives.stop_sale | directives.promotion_ban) & ~pset & (running > 0)
+        record(
+            banned, "promotion", "kb.promotion_ban", "clipped",
+            "a running promotion on a SKU the knowledge base now forbids to promote is ended",
+            lambda i: {"discount": round(float(running[i]), 6)},
+            lambda i: {"discount": 0.0, "duration_days": 1},
+        )  # fmt: skip
+        pset[banned] = True
+        disc[banned] = 0.0
+        dur[banned] = 1
+        over = ~pset & (running > directives.discount_cap + 1e-9)
+        capped = np.where(over, directives.discount_cap, 0.0)
+        record(
+            over, "promotion", "kb.discount_cap", "clipped",
+            "a running promotion above the knowledge base's cap is cut to the cap",
+            lambda i: {"discount": round(float(running[i]), 6)},
+            lambda i: {"discount": round(float(capped[i]), 6)},
+        )  # fmt: skip
+        pset[over] = True
+        disc[over] = capped[over]
+        dur[over] = np.maximum(left[over], 1)

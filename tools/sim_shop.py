@@ -20,6 +20,7 @@ from it, so lines executed by another process (a late approval in ``shopops chat
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -96,6 +97,10 @@ class SimShop:
     @property
     def horizon_days(self) -> int:
         return int(self.sim.spec.horizon_days)
+
+    def date_of(self, day: int) -> dt.date:
+        """The calendar date of simulated day ``day`` (the scenario's start date + day)."""
+        return self.sim.spec.start_date + dt.timedelta(days=int(day))
 
     def view(self) -> ShopView:
         """This morning's view (cached for the open day; arrays must not be modified)."""

@@ -49,6 +49,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     kb.command("parse")(kb_parse)
     kb.command("train")(kb_train)
     bench.command("reader")(bench_reader_cmd)
+    bench.command("kb")(bench_kb)
 
 
 def _date(text: str, field: str = "--date") -> dt.date:
@@ -183,4 +184,44 @@ def bench_reader_cmd(
     typer.echo(
         f"invalid outputs {summary['invalid']}; seconds per text: median "
         f"{summary['seconds_median']}, p90 {summary['seconds_p90']}"
+    )
+
+
+def bench_kb(
+    scenario: Annotated[str, typer.Option(help="A scenario with notices.")] = "notices_holdout",
+    seeds: Annotated[str, typer.Option(help="Report seeds, e.g. 0-6.")] = "0-6",
+    policy: Annotated[str, typer.Option(help="The agent's decision policy.")] = "base_stock",
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    llm: LlmOpt = None,
+    adapter: AdapterOpt = "default",
+) -> None:
+    """The agent with and without its knowledge base over a whole notice scenario per seed:
+    profit, % of the oracle bound, compliance violations, fines, paired 95% CI."""
+    from agent.config_cli import parse_int_list
+    from eval.kb_eval import compare_knowledge
+
+    res = compare_knowledge(
+        scenario, parse_int_list(seeds), policy=policy, adapter=adapter, llm=llm,
+        progress=None if json else typer.echo,
+    )  # fmt: skip
+    if json:
+        typer.echo(_json.dumps(res))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"Agent ({policy}) on {scenario}, seeds {seeds}, auto approvals")
+    for col in ("variant", "profit (mean)", "% of bound (median)", "violations", "fines"):
+        t.add_column(col, justify="right" if col != "variant" else "left")
+    for name, v in res["summary"].items():
+        t.add_row(
+            name.replace("_", " "), f"{v['profit_mean']:,.0f}",
+            f"{v['pct_of_bound_median']:.1f}", str(v["violations_total"]),
+            f"{v['fines_total']:,.0f}",
+        )  # fmt: skip
+    Console(markup=False).print(t)
+    d = res["paired_difference"]
+    typer.echo(
+        f"with - without, per seed: mean {d['mean']:,.0f}, 95% CI [{d['low']:,.0f}, "
+        f"{d['high']:,.0f}] over {d['n']} seeds"
     )

@@ -60,6 +60,20 @@ def run(
     ] = None,
     db: Annotated[str | None, typer.Option(help=_DB_HELP)] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    kb: Annotated[
+        bool,
+        typer.Option(
+            "--kb/--no-kb",
+            help="A new simulated run reads the day's notices into the knowledge base with "
+            "the LLM reader and applies the directives in force (see `shopops kb --help`).",
+        ),
+    ] = False,
+    llm: Annotated[
+        str | None, typer.Option(help="With --kb: the reader's local checkpoint folder.")
+    ] = None,
+    reader_adapter: Annotated[
+        str, typer.Option(help="With --kb: the reader's LoRA adapter (default | none | path).")
+    ] = "default",
 ) -> None:
     """Run the agent: sense, plan, check, route, act, learn for each day; risky decisions wait.
 
@@ -92,6 +106,9 @@ def run(
             signals=signals,
             db_url=db,
             progress=progress and not json,
+            knowledge=kb,
+            llm=llm,
+            reader_adapter=reader_adapter,
         )
         state["run_id"], state["new"] = summary.run_id, False  # later ticks continue it
         if json:

@@ -1,0 +1,186 @@
+"""The knowledge base as the agent uses it: documents in, directives in force out.
+
+* :func:`add_and_read` stores a document (:mod:`agent.store.kb`) and, with a reader, reads it
+  into directives in the same transaction. A directive at or above the confidence threshold
+  is ``proposed`` and in force from the next decision; one below it is ``pending_review``: a
+  person confirms, edits or rejects it (:func:`review`), and the verdict becomes training data
+  for the reader.
+* :func:`directives_for_day` returns the directives in force for a shop on a date, as typed
+  objects, for the guardrails and the planners' view (:mod:`tools.knowledge`). It reads the
+  store each time: adding, superseding or retiring a document changes the next decision
+  without a restart.
+* :func:`shop_names` gives the catalogue names a reading resolves against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from envs.directives import parse_directives
+
+__all__ = [
+    "DEFAULT_MIN_CONFIDENCE",
+    "add_and_read",
+    "day_directives",
+    "directives_for_day",
+    "ingest_notices",
+    "shop_names",
+]
+
+#: Readings at or above this confidence take effect without a person; below it they wait.
+DEFAULT_MIN_CONFIDENCE = 0.8
+
+
+def shop_names(shop: str) -> Any:
+    """The catalogue names (SKU ids, categories, suppliers) of a scenario name or file.
+
+    Raises:
+        ScenarioError: no such scenario (the message lists the shipped ones).
+    """
+    from envs.catalog import build_catalog
+    from envs.scenario import load_scenario
+    from policies.llm.reader import ShopNames
+
+    catalog = build_catalog(load_scenario(shop))
+    return ShopNames(
+        tuple(catalog.sku_ids), tuple(catalog.category_names), tuple(catalog.supplier_names)
+    )
+
+
+def add_and_read(
+    session: Any,
+    shop_id: Any,
+    *,
+    text: str,
+    doc_date: dt.date,
+    reader: Any | None,
+    names: Any | None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    **document: Any,
+) -> tuple[Any, list[Any]]:
+    """Store a document and (with ``reader`` and ``names``) its directives; return both.
+
+    ``document`` holds the other fields of :func:`agent.store.kb.add_document` (kind, title,
+    source, author, validity, scope, supersedes).
+    """
+    from agent.store import kb as store_kb
+
+    doc = store_kb.add_document(session, shop_id, text=text, doc_date=doc_date, **document)
+    rows: list[Any] = []
+    if reader is not None and names is not None:
+        reading = reader.read(text, doc_date, names)
+        payloads = [d.model_dump(mode="json") for d in reading.directives]
+        statuses = [
+            "proposed" if c >= min_confidence else "pending_review" for c in reading.confidences
+        ]
+        rows = store_kb.add_directives(
+            session,
+            doc.id,
+            payloads,
+            reader=reading.model,
+            confidences=reading.confidences,
+            statuses=statuses,
+        )
+    return doc, rows
+
+
+def directives_for_day(
+    session: Any, shop_id: Any, day: dt.date, *, min_confidence: float = DEFAULT_MIN_CONFIDENCE
+) -> list[Any]:
+    """The typed directives in force for ``shop_id`` on ``day`` (``none`` left out)."""
+    from agent.store import kb as store_kb
+
+    pairs = store_kb.directives_in_force(session, shop_id, day, min_confidence=min_confidence)
+    payloads = [row.payload for row, _doc in pairs if row.payload.get("kind") != "none"]
+    return parse_directives(payloads)
+
+
+def shop_date(shop: Any, day: int) -> dt.date:
+    """The calendar date of shop day ``day`` (simulated or real backend)."""
+    return shop.date_of(day)
+
+
+def day_directives(ctx: Any, view: Any, session: Any = None) -> tuple[Any, Any] | None:
+    """The directives in force today and on arrival of an order placed today, as per-SKU
+    arrays (:func:`tools.knowledge.directive_arrays`); ``None`` without a knowledge base.
+    Read in ``session`` when given (a caller holding the run's lock), else in a new one."""
+    if getattr(ctx, "kb_shop", None) is None:
+        return None
+    from tools.knowledge import directive_arrays
+
+    shop = ctx.shop
+    day = shop_date(shop, int(view.day))
+    if session is not None:
+        directives = directives_for_day(
+            session, ctx.kb_shop, day, min_confidence=ctx.kb_min_confidence
+        )
+    else:
+        with ctx.store.session() as s:
+            directives = directives_for_day(
+                s, ctx.kb_shop, day, min_confidence=ctx.kb_min_confidence
+            )
+    return directive_arrays(
+        directives, day, view, shop.category_names, shop.supplier_names, shop.supplier_of()
+    )
+
+
+def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
+    """Add the texts arriving on ``day`` (a simulated shop's inbox) to the knowledge base and
+    read them; returns one summary per text. A text already filed for this run and day (a
+    resumed day) is not filed twice."""
+    from sqlalchemy import select
+
+    from agent.store.kb import KbDocument
+    from envs.directives import directive_summary
+
+    shop = ctx.shop
+    notices = shop.notices_today() if hasattr(shop, "notices_today") else []
+    if not notices or ctx.kb_shop is None:
+        return []
+    names = _names_of(shop)
+    out: list[dict[str, Any]] = []
+    for k, notice in enumerate(notices):
+        source = f"inbox:{ctx.run_id}:day{day}:{k}"
+        with ctx.store.session() as s:
+            if s.scalar(select(KbDocument.id).where(
+                KbDocument.shop_id == ctx.kb_shop, KbDocument.source == source
+            )) is not None:
+                continue
+        reading = ctx.need_reader().read(notice["text"], shop_date(shop, day), names)
+        with ctx.store.session() as s:
+            doc = _file(s, ctx, notice, source, day)
+            statuses = [
+                "proposed" if c >= ctx.kb_min_confidence else "pending_review"
+                for c in reading.confidences
+            ]
+            from agent.store import kb as store_kb
+
+            store_kb.add_directives(
+                s, doc.id, [d.model_dump(mode="json") for d in reading.directives],
+                reader=reading.model, confidences=reading.confidences, statuses=statuses,
+            )  # fmt: skip
+        out.append({
+            "document": source,
+            "directives": [directive_summary(d) for d in reading.directives],
+            "confidence": round(reading.confidence, 3),
+            "waiting": statuses.count("pending_review"),
+        })
+    return out
+
+
+def _names_of(shop: Any) -> Any:
+    from policies.llm.reader import ShopNames
+
+    return ShopNames.from_shop(shop)
+
+
+def _file(s: Any, ctx: Any, notice: dict[str, Any], source: str, day: int) -> Any:
+    from agent.store import kb as store_kb
+
+    return store_kb.add_document(
+        s, ctx.kb_shop, text=notice["text"], kind="supplier_notice" if notice.get("source",
+        "").startswith("supplier") else "other", doc_date=shop_date(ctx.shop, day),
+        title=(notice["text"].strip().splitlines() or [""])[0][:120], source=source,
+        author=notice.get("author"),
+    )  # fmt: skip
