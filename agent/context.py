@@ -61,13 +61,9 @@ class AgentContext:
     def need_reader(self) -> Any:
         """The knowledge base's reader, loaded once (torch and the LLM load here)."""
         if self._reader is None:
-            from policies.llm.adapters import resolve_adapter
-            from policies.llm.reader import Reader
+            from agent.kb import cached_reader
 
-            spec = self.reader_spec or {}
-            self._reader = Reader.load(
-                spec.get("llm"), adapter=resolve_adapter(spec.get("adapter", "default"))
-            )
+            self._reader = cached_reader(self.reader_spec or {})
         return self._reader
 
     def need_policy(self) -> Any:

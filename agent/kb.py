@@ -96,6 +96,21 @@ def directives_for_day(
     return parse_directives(payloads)
 
 
+_READERS: dict[tuple[str | None, str], Any] = {}
+
+
+def cached_reader(spec: dict[str, Any]) -> Any:
+    """One loaded reader per (checkpoint, adapter) in this process: a run rebuilds its
+    context every day, and loading the model costs seconds."""
+    from policies.llm.adapters import resolve_adapter
+    from policies.llm.reader import Reader
+
+    key = (spec.get("llm"), str(spec.get("adapter", "default")))
+    if key not in _READERS:
+        _READERS[key] = Reader.load(key[0], adapter=resolve_adapter(key[1]))
+    return _READERS[key]
+
+
 def shop_date(shop: Any, day: int) -> dt.date:
     """The calendar date of shop day ``day`` (simulated or real backend)."""
     return shop.date_of(day)

@@ -161,7 +161,7 @@ def tiny_model(default_model: Path, tmp_path_factory: pytest.TempPathFactory) ->
 def test_a_path_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     from policies.llm.checkpoint import resolve_checkpoint
 
-    with pytest.raises(LlmError, match="config.json"):
+    with pytest.raises(LlmError, match=r"config\.json"):
         resolve_checkpoint(tmp_path)
 
 
@@ -222,3 +222,33 @@ def _shared_reader(path: Path) -> Reader:
 def test_an_empty_text_is_refused(default_model: Path) -> None:
     with pytest.raises(ReaderError, match="text: empty"):
         _shared_reader(default_model).read("   ", WED, NAMES)
+
+
+def test_reading_reward_scores_exact_partial_and_invalid() -> None:
+    from policies.llm.grpo import reading_reward
+
+    gold = directive_lines([SupplierDelay(supplier="gadgets", extra_days=5, start=WED)])
+    assert reading_reward("\n".join(gold), gold) == 1.0
+    wrong_days = "\n".join(g.replace("extra_days=5", "extra_days=6") for g in gold)
+    assert 0.0 < reading_reward(wrong_days, gold) < 1.0
+    assert reading_reward("kind=supplier_delay\nnonsense", gold) == 0.0
+
+
+def test_grpo_takes_a_real_trl_step_from_an_sft_adapter(tiny_model: Path, tmp_path: Path) -> None:
+    from policies.llm.grpo import ReaderGRPOConfig, train_reader_grpo
+    from policies.llm.sft import ReaderSFTConfig, train_reader_sft
+
+    sft = tmp_path / "sft"
+    train_reader_sft(
+        ReaderSFTConfig(out=sft, llm=str(tiny_model), examples=8, catalogues=1, max_steps=1,
+                        batch_size=4, lora_r=2, lora_alpha=4, lora_layers=0),
+        show_bar=False,
+    )  # fmt: skip
+    record = train_reader_grpo(
+        ReaderGRPOConfig(out=tmp_path / "rl", adapter=sft, llm=str(tiny_model), prompts=4,
+                         catalogues=1, num_generations=2, prompts_per_step=2, max_steps=1,
+                         max_completion_length=8),
+        show_bar=False,
+    )  # fmt: skip
+    assert record["steps"] == 1 and len(record["reward_per_step"]) == 1
+    assert (tmp_path / "rl" / "adapter_config.json").is_file()
