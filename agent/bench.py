@@ -7,6 +7,11 @@ the store a fresh SQLite file with the SQLite checkpointer. After ``warmup`` day
 compilation, caches) each of ``days`` days is timed from the start of its graph to the end
 of its close: the figure is the median. The breakdown is the mean seconds per day per node,
 plus ``close`` (the day's simulation, outcome, snapshots).
+
+``kb_docs`` > 0 runs the agent with its knowledge base holding that many active documents,
+each with one confirmed directive in force (:func:`file_documents`: every kind, on
+categories, single SKUs and suppliers), so every check and execution reads and applies
+them; the texts are filed, not read (reading is timed by ``shopops bench reader``).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def run_agent_bench(
     mode: str = "risky",
     signals: str = "auto",
     progress: bool = False,
+    kb_docs: int = 0,
 ) -> dict[str, Any]:
     """Time daily runs; returns ``{"daily_run_s_1000": median seconds, ...}``."""
     from agent.approvals import ScriptedApprover
@@ -62,8 +68,11 @@ def run_agent_bench(
                 policy=policy,
                 approval=ApprovalPolicy(mode=mode),
                 signals=signals,
+                knowledge=kb_docs > 0,
             ),
         )
+        if kb_docs:
+            file_documents(store, f"sim-{spec.name}", spec, kb_docs)
         per_day: list[float] = []
         nodes: list[dict[str, float]] = []
         actions: list[int] = []
@@ -104,7 +113,47 @@ def run_agent_bench(
         "pending_left": pending,
         "node_s": {k: round(statistics.mean(d.get(k, 0.0) for d in nodes), 4) for k in keys},
         "db_mb": round(size / 1e6, 2),
+        "kb_docs": kb_docs,
     }
+
+
+def file_documents(store: Any, shop_id: str, spec: Any, n: int) -> None:
+    """File ``n`` documents with one confirmed directive each, in force for a year."""
+    import datetime as dt
+
+    import numpy as np
+
+    from agent.store import kb as store_kb
+    from envs.catalog import build_catalog
+
+    catalog = build_catalog(spec)
+    rng = np.random.default_rng(0)
+    start = spec.start_date
+    end = start + dt.timedelta(days=365)
+    kinds = ("discount_cap", "promotion_ban", "demand_shift", "supplier_delay", "stop_sale")
+    with store.session() as s:
+        for k in range(n):
+            kind = kinds[k % len(kinds)]
+            if kind == "supplier_delay":
+                d = {"supplier": catalog.supplier_names[k % len(catalog.supplier_names)],
+                     "extra_days": 2}  # fmt: skip
+            elif k % 2:
+                d = {"category": catalog.category_names[k % len(catalog.category_names)]}
+            else:
+                d = {"skus": [str(catalog.sku_ids[int(rng.integers(len(catalog.sku_ids)))])]}
+            if kind == "discount_cap":
+                d["max_percent"] = 20
+            if kind == "demand_shift":
+                d["factor"] = 1.2
+            d.update(kind=kind, start=start.isoformat(), end=end.isoformat())
+            doc = store_kb.add_document(
+                s, shop_id, text=f"Benchmark document {k}: {kind}.", kind="other",
+                doc_date=start, title=f"bench {k}",
+            )  # fmt: skip
+            (row,) = store_kb.add_directives(
+                s, doc.id, [d], reader="bench", confidences=[1.0], statuses=["pending_review"]
+            )
+            store_kb.review_directive(s, row.id, verdict="confirm", by="bench", reason="bench")
 
 
 def _actions_of_day(store: Any, run_id: str, day: int) -> int:

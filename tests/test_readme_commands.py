@@ -8,8 +8,8 @@ The command lines are read from the README itself (its ``bash`` blocks and inlin
 * most run exactly as written, as a subprocess of the installed ``shopops``;
 * ``<RUN_ID>`` is the id of the run the earlier lines made;
 * lines that never end or run long by design (``--schedule``, ``serve``, the five-seed
-  ``eval`` at about 90 s, ``make``) have their arguments parsed by the real CLI instead,
-  and ``make demo``/``make test`` are what CI runs anyway;
+  ``eval`` at about 90 s, training, benchmarks, ``make``) have their arguments parsed by
+  the real CLI instead, and ``make demo``/``make test`` are what CI runs anyway;
 * the real-shop lines need ``../shared/data`` and skip with a reason without it.
 """
 
@@ -27,7 +27,10 @@ import pytest
 from tests.conftest import REPO, SHARED_DATA
 
 README = REPO / "README.md"
-PARSE_ONLY = ("--schedule", "shopops serve", "shopops eval ", "shopops train ", "shopops bench ")
+PARSE_ONLY = (
+    "--schedule", "shopops serve", "shopops eval ", "shopops train ", "shopops bench ",
+    "shopops kb train",
+)  # fmt: skip
 REAL = ("--shop real-example", "--mapping uci-online-retail")
 
 
@@ -104,6 +107,8 @@ def test_every_readme_command_runs_as_written(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    # The reader's converted model is a cache, not state: share the user's (converted once).
+    env.setdefault("SHOPOPS_MODELS", str(Path("~/.shopops/models").expanduser()))
     env.pop("SHOPOPS_DB", None)
     shopops = str(Path(sys.executable).with_name("shopops"))
     run_id = None

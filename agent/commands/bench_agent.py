@@ -19,11 +19,16 @@ def bench_agent(
     skus: Annotated[int, typer.Option(help="Catalogue size.")] = 1000,
     policy: Annotated[str, typer.Option(help="Policy (registry name).")] = "base_stock",
     mode: Annotated[str, typer.Option(help="Approval mode: auto | confirm | risky.")] = "risky",
+    kb_docs: Annotated[
+        int, typer.Option(help="Active knowledge-base documents (a directive each) in force.")
+    ] = 0,
 ) -> None:
     """One daily run (graph + close) of a 1,000-SKU shop: median seconds (target < 5 s)."""
     from agent.bench import run_agent_bench
 
-    r = run_agent_bench(days=days, warmup=warmup, n_skus=skus, policy=policy, mode=mode)
+    r = run_agent_bench(
+        days=days, warmup=warmup, n_skus=skus, policy=policy, mode=mode, kb_docs=kb_docs
+    )
     if json:
         typer.echo(_json.dumps(r))
         return
@@ -34,6 +39,7 @@ def bench_agent(
     t = Table(
         title=f"Agent daily run, {r['n_skus']:,} SKUs, {r['policy']}, "
         f"{r['approval_mode']} mode ({r['actions_per_day']:.0f} actions/day)"
+        + (f", {r['kb_docs']} knowledge-base documents" if r["kb_docs"] else "")
     )
     t.add_column("measure")
     t.add_column("seconds", justify="right")

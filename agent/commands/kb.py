@@ -48,6 +48,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.add_typer(kb, name="kb")
     kb.command("parse")(kb_parse)
     kb.command("train")(kb_train)
+    kb.command("train-rl")(kb_train_rl)
     bench.command("reader")(bench_reader_cmd)
     bench.command("kb")(bench_kb)
 
@@ -140,6 +141,28 @@ def kb_train(
         threads=threads,
     )  # fmt: skip
     train_reader_sft(cfg, progress=typer.echo)
+
+
+def kb_train_rl(
+    out: Annotated[Path, typer.Option(help="Folder for the adapter and its train_record.json.")],
+    adapter: Annotated[Path, typer.Option(help="The SFT adapter folder to start from.")],
+    prompts: Annotated[int, typer.Option(help="Training texts (training styles).")] = 64,
+    max_steps: Annotated[int, typer.Option(help="Optimiser steps.")] = 20,
+    num_generations: Annotated[int, typer.Option(help="Sampled readings per text.")] = 4,
+    prompts_per_step: Annotated[int, typer.Option(help="Texts per step.")] = 2,
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 5e-5,
+    seed: Annotated[int, typer.Option(help="Trainer seed.")] = 0,
+    llm: LlmOpt = None,
+) -> None:
+    """RL for the reader with TRL's GRPOTrainer on a verifiable reward, from an SFT adapter."""
+    from policies.llm.grpo import ReaderGRPOConfig, train_reader_grpo
+
+    cfg = ReaderGRPOConfig(
+        out=out, adapter=adapter, llm=llm, prompts=prompts, max_steps=max_steps,
+        num_generations=num_generations, prompts_per_step=prompts_per_step,
+        learning_rate=learning_rate, seed=seed,
+    )  # fmt: skip
+    train_reader_grpo(cfg, progress=typer.echo)
 
 
 def bench_reader_cmd(

@@ -7,7 +7,7 @@ needs every table (the migrations, a schema check) imports this module.
 
 from __future__ import annotations
 
-from agent.store import auth, kb, realdata  # noqa: F401  (their tables join the metadata)
+from agent.store import auth, kb_models, realdata  # noqa: F401  (their tables join the metadata)
 from agent.store.models import Base
 
 __all__ = ["metadata"]
