@@ -57,9 +57,12 @@ def add_and_read(
     reader: Any | None,
     names: Any | None,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    reading: Any | None = None,
     **document: Any,
 ) -> tuple[Any, list[Any]]:
-    """Store a document and (with ``reader`` and ``names``) its directives; return both.
+    """Store a document and its directives (read now with ``reader`` and ``names``, or
+    ``reading`` made beforehand, so a write transaction never waits on the model); return
+    both.
 
     ``document`` holds the other fields of :func:`agent.store.kb.add_document` (kind, title,
     source, author, validity, scope, supersedes).
@@ -68,8 +71,9 @@ def add_and_read(
 
     doc = store_kb.add_document(session, shop_id, text=text, doc_date=doc_date, **document)
     rows: list[Any] = []
-    if reader is not None and names is not None:
+    if reading is None and reader is not None and names is not None:
         reading = reader.read(text, doc_date, names)
+    if reading is not None:
         payloads = [d.model_dump(mode="json") for d in reading.directives]
         statuses = [
             "proposed" if c >= min_confidence else "pending_review" for c in reading.confidences
@@ -158,9 +162,14 @@ def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
     for k, notice in enumerate(notices):
         source = f"inbox:{ctx.run_id}:day{day}:{k}"
         with ctx.store.session() as s:
-            if s.scalar(select(KbDocument.id).where(
-                KbDocument.shop_id == ctx.kb_shop, KbDocument.source == source
-            )) is not None:
+            if (
+                s.scalar(
+                    select(KbDocument.id).where(
+                        KbDocument.shop_id == ctx.kb_shop, KbDocument.source == source
+                    )
+                )
+                is not None
+            ):
                 continue
         reading = ctx.need_reader().read(notice["text"], shop_date(shop, day), names)
         with ctx.store.session() as s:
@@ -175,12 +184,14 @@ def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
                 s, doc.id, [d.model_dump(mode="json") for d in reading.directives],
                 reader=reading.model, confidences=reading.confidences, statuses=statuses,
             )  # fmt: skip
-        out.append({
-            "document": source,
-            "directives": [directive_summary(d) for d in reading.directives],
-            "confidence": round(reading.confidence, 3),
-            "waiting": statuses.count("pending_review"),
-        })
+        out.append(
+            {
+                "document": source,
+                "directives": [directive_summary(d) for d in reading.directives],
+                "confidence": round(reading.confidence, 3),
+                "waiting": statuses.count("pending_review"),
+            }
+        )
     return out
 
 

@@ -26,6 +26,13 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    kb_reader: Annotated[
+        str | None,
+        typer.Option(
+            help="Read documents filed over the API (POST /api/kb/documents with read=true) "
+            "with this reader adapter: 'default', 'none' or a folder (loads the LLM at start)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the approval console at http://HOST:PORT/ and the API under /api.
 
@@ -38,5 +45,9 @@ def serve(
     from agent.web.app import create_app
 
     app = create_app(db, chat_model=model or os.environ.get("SHOPOPS_CHAT_MODEL"))
+    if kb_reader is not None:
+        from agent.kb import cached_reader
+
+        app.state.kb_reader = cached_reader({"adapter": kb_reader})
     typer.echo(f"ShopOps console on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops it")
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,4 +1,5 @@
-"""The web app: the API (:mod:`agent.web.routes`), the console's static files, error mapping.
+"""The web app: the API (:mod:`agent.web.routes`, :mod:`agent.web.kb`), the console's static
+files, error mapping.
 
 :func:`create_app` opens (and migrates) the store once, at creation, so a bad ``--db`` fails
 before the server listens; the store is closed when the app shuts down. Typed errors become
@@ -130,22 +131,29 @@ def create_app(db_url: str | None = None, chat_model: str | None = None) -> Fast
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Exception, _unexpected)
 
+    from agent.web import kb
     from agent.web.routes import router
 
     app.include_router(router)
+    kb.install(app)  # /api/kb and its errors
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
-        return FileResponse(
-            STATIC / "index.html",
-            headers={
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": (
-                    "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
-                ),
-            },
-        )
+        return FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+
+    @app.get("/kb", include_in_schema=False)
+    def kb_page() -> FileResponse:
+        return FileResponse(STATIC / "kb.html", headers=_PAGE_HEADERS)
 
     return app
+
+
+# The console's pages: never cached, scripts and data from this origin only.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"
+    ),
+}
