@@ -27,9 +27,9 @@ reading at a time, *before* the filing transaction opens (a reading takes second
 transaction stays short). The app is created without one; ``shopops serve --kb-reader
 default`` loads it at start (about half a gigabyte and a few seconds). Without it ``read:
 true`` is refused with 409 ``no_reader`` and nothing is filed; file with ``read: false``
-(the default) and read where the model is (``shopops kb add --read``). Names resolve against the catalogue of the
-shipped scenario ``scenario`` (default: the shop id as a scenario name); only shipped names
-are taken, never a path.
+(the default) and read where the model is (``shopops kb add --read``). Names resolve
+against the catalogue of the shipped scenario ``scenario`` (default: the shop id as a
+scenario name); only shipped names are taken, never a path.
 
 Errors (JSON ``{"detail", "code"}``): the store's input errors are 422 with ``field`` naming
 the field (``valid_to``, ``skus[3]``, ``edit.stop_sale.start``); malformed bodies keep
