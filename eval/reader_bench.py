@@ -38,9 +38,10 @@ def _group(gold: Sequence[Any]) -> str:
 def bench_reader(
     reader: Any,
     pairs: Sequence[tuple[Any, Any]],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Read every example; one row per example (exact, group, seconds, error, lines)."""
+    """Read every example; one row per example (exact, group, seconds, error, lines).
+    ``progress(done, total, row)`` is called after each."""
     from policies.llm.errors import ReaderError
     from policies.llm.reader import exact_match
 
@@ -61,7 +62,7 @@ def bench_reader(
             )
         rows.append(row)
         if progress is not None:
-            progress(k + 1, len(pairs))
+            progress(k + 1, len(pairs), row)
     return rows
 
 
