@@ -185,11 +185,21 @@ def bench_reader_cmd(
     pairs = build_examples(n, catalogues=10, seed=HELDOUT_SEED, split=split)
     reader = _reader(llm, adapter, quantize)
     bar = tqdm(total=len(pairs), desc="reading", disable=json)
-    rows = bench_reader(reader, pairs, progress=lambda k, _n: bar.update(1))
-    bar.close()
+    sink = rows_out.open("w") if rows_out is not None else None
+
+    def step(_k: int, _n: int, row: dict) -> None:
+        bar.update(1)
+        if sink is not None:  # streamed: a long run shows its progress and keeps it
+            sink.write(_json.dumps(row) + "\n")
+            sink.flush()
+
+    try:
+        rows = bench_reader(reader, pairs, progress=step)
+    finally:
+        bar.close()
+        if sink is not None:
+            sink.close()
     summary = {"model": reader.loaded.label, "split": split, **summarize_readings(rows)}
-    if rows_out is not None:
-        rows_out.write_text("".join(_json.dumps(r) + "\n" for r in rows))
     if json:
         typer.echo(_json.dumps(summary))
         return
