@@ -4,50 +4,9 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: sessionStorage.getItem("shopops-token") || "", me: null, current: null, runId: null };
-const $ = (id) => document.getElementById(id);
-
-// ------------------------------------------------------------------ API
-async function api(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: {
-      "Authorization": `Bearer ${state.token}`,
-      ...(options.body ? { "Content-Type": "application/json" } : {}),
-    },
-  });
-  let body = null;
-  try { body = await res.json(); } catch (_) { body = null; }
-  if (res.status === 401) { signOut(body && body.detail); }
-  if (!res.ok) {
-    const err = new Error(problemText(res.status, body));
-    err.status = res.status;
-    throw err;
-  }
-  return body;
-}
-
-function problemText(status, body) {
-  if (!body) return `HTTP ${status}`;
-  if (Array.isArray(body.detail)) {  // 422 field errors
-    return body.detail.map((e) => `${e.loc.slice(1).join(".")}: ${e.msg}`).join("; ");
-  }
-  return body.detail || `HTTP ${status}`;
-}
+const state = { current: null, runId: null };  // sign-in, api() and el() are in common.js
 
 // ------------------------------------------------------------------ helpers
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
-
 function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -102,30 +61,6 @@ function chart(node, { series = [], hlines = [], bars = null, xLabel = "", yMin 
   }
 }
 
-// ------------------------------------------------------------------ sign in / out
-async function signIn(token) {
-  state.token = token;
-  try {
-    state.me = await api("/api/me");
-  } catch (err) {
-    $("login-error").textContent = err.message;
-    state.token = "";
-    return;
-  }
-  sessionStorage.setItem("shopops-token", token);
-  $("login-panel").hidden = true;
-  $("console").hidden = false;
-  $("whoami").hidden = false;
-  $("user").textContent = `${state.me.name} · ${state.me.role} · ${state.me.shops ? state.me.shops.join(", ") : "all shops"}`;
-  await refresh();
-}
-
-function signOut(reason) {
-  sessionStorage.removeItem("shopops-token");
-  state.token = ""; state.me = null;
-  $("console").hidden = true; $("whoami").hidden = true; $("login-panel").hidden = false;
-  $("login-error").textContent = reason || "";
-}
 
 async function refresh() {
   await Promise.all([loadPending(), loadRuns(), loadAlerts()]);
@@ -370,8 +305,6 @@ async function loadAlerts() {
 
 // ------------------------------------------------------------------ wiring
 document.addEventListener("DOMContentLoaded", () => {
-  $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-  $("logout").addEventListener("click", () => signOut());
   $("answer-form").addEventListener("submit", (e) => { e.preventDefault(); submitAnswer("accept"); });
   $("btn-reject").addEventListener("click", () => submitAnswer("reject"));
   $("chat-form").addEventListener("submit", (e) => {
@@ -380,5 +313,5 @@ document.addEventListener("DOMContentLoaded", () => {
     $("chat-input").value = "";
     sendChat(line);
   });
-  if (state.token) signIn(state.token);
+  startPage("console", refresh);
 });

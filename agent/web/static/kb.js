@@ -4,50 +4,7 @@
 // ever reaches the page as textContent, never as HTML.
 "use strict";
 
-const state = { token: sessionStorage.getItem("shopops-token") || "", me: null, docId: null };
-const $ = (id) => document.getElementById(id);
-
-// ------------------------------------------------------------------ API
-async function api(path, options = {}) {
-  const res = await fetch(path, {
-    ...options,
-    headers: {
-      "Authorization": `Bearer ${state.token}`,
-      ...(options.body ? { "Content-Type": "application/json" } : {}),
-    },
-  });
-  let body = null;
-  try { body = await res.json(); } catch (_) { body = null; }
-  if (res.status === 401) { signOut(body && body.detail); }
-  if (!res.ok) {
-    const err = new Error(problemText(res.status, body));
-    err.status = res.status;
-    err.body = body;
-    throw err;
-  }
-  return body;
-}
-
-function problemText(status, body) {
-  if (!body) return `HTTP ${status}`;
-  if (Array.isArray(body.detail)) {  // 422 field errors
-    return body.detail.map((e) => `${e.loc.slice(1).join(".")}: ${e.msg}`).join("; ");
-  }
-  return body.detail || `HTTP ${status}`;
-}
-
-// Elements from text only: nothing on this page is ever parsed as HTML.
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) if (c != null) node.append(c);  // strings become text nodes
-  return node;
-}
+const state = { docId: null };  // sign-in, api() and el() are in common.js
 
 const firstLine = (text) => (text || "").trim().split("\n")[0].slice(0, 120);
 const docName = (d) => d.title || firstLine(d.text) || `document ${d.doc_key}`;
@@ -58,32 +15,6 @@ const qs = (params) => {
   const s = q.toString();
   return s ? `?${s}` : "";
 };
-
-// ------------------------------------------------------------------ sign in / out
-async function signIn(token) {
-  state.token = token;
-  try {
-    state.me = await api("/api/me");
-  } catch (err) {
-    $("login-error").textContent = err.message;
-    state.token = "";
-    return;
-  }
-  sessionStorage.setItem("shopops-token", token);
-  $("login-panel").hidden = true;
-  $("kb").hidden = false;
-  $("whoami").hidden = false;
-  $("user").textContent = `${state.me.name} · ${state.me.role} · ${state.me.shops ? state.me.shops.join(", ") : "all shops"}`;
-  await loadShops();
-  await refresh();
-}
-
-function signOut(reason) {
-  sessionStorage.removeItem("shopops-token");
-  state.token = ""; state.me = null;
-  $("kb").hidden = true; $("whoami").hidden = true; $("login-panel").hidden = false;
-  $("login-error").textContent = reason || "";
-}
 
 async function refresh() {
   await Promise.all([loadDocuments(), loadReadings()]);
@@ -198,9 +129,7 @@ async function review(id, verdict, reason, out) {
 
 // ------------------------------------------------------------------ wiring
 document.addEventListener("DOMContentLoaded", () => {
-  $("login-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
-  $("logout").addEventListener("click", () => signOut());
   $("kb-shop").addEventListener("change", () => refresh());
   $("kb-status").addEventListener("change", () => loadDocuments());
-  if (state.token) signIn(state.token);
+  startPage("kb", async () => { await loadShops(); await refresh(); });
 });
