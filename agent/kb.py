@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -115,11 +116,6 @@ def cached_reader(spec: dict[str, Any]) -> Any:
     return _READERS[key]
 
 
-def shop_date(shop: Any, day: int) -> dt.date:
-    """The calendar date of shop day ``day`` (simulated or real backend)."""
-    return shop.date_of(day)
-
-
 def day_directives(ctx: Any, view: Any, session: Any = None) -> tuple[Any, Any] | None:
     """The directives in force today and on arrival of an order placed today, as per-SKU
     arrays (:func:`tools.knowledge.directive_arrays`); ``None`` without a knowledge base.
@@ -129,16 +125,10 @@ def day_directives(ctx: Any, view: Any, session: Any = None) -> tuple[Any, Any] 
     from tools.knowledge import directive_arrays
 
     shop = ctx.shop
-    day = shop_date(shop, int(view.day))
-    if session is not None:
-        directives = directives_for_day(
-            session, ctx.kb_shop, day, min_confidence=ctx.kb_min_confidence
-        )
-    else:
-        with ctx.store.session() as s:
-            directives = directives_for_day(
-                s, ctx.kb_shop, day, min_confidence=ctx.kb_min_confidence
-            )
+    day = shop.date_of(int(view.day))
+    scope = contextlib.nullcontext(session) if session is not None else ctx.store.session()
+    with scope as s:
+        directives = directives_for_day(s, ctx.kb_shop, day, min_confidence=ctx.kb_min_confidence)
     return directive_arrays(
         directives, day, view, shop.category_names, shop.supplier_names, shop.supplier_of()
     )
@@ -157,7 +147,9 @@ def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
     notices = shop.notices_today() if hasattr(shop, "notices_today") else []
     if not notices or ctx.kb_shop is None:
         return []
-    names = _names_of(shop)
+    from policies.llm.reader import ShopNames
+
+    names = ShopNames.from_shop(shop)
     out: list[dict[str, Any]] = []
     for k, notice in enumerate(notices):
         source = f"inbox:{ctx.run_id}:day{day}:{k}"
@@ -171,42 +163,22 @@ def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
                 is not None
             ):
                 continue
-        reading = ctx.need_reader().read(notice["text"], shop_date(shop, day), names)
+        reading = ctx.need_reader().read(notice["text"], shop.date_of(day), names)
+        kind = "supplier_notice" if (notice.get("source") or "").startswith("supplier") else "other"
         with ctx.store.session() as s:
-            doc = _file(s, ctx, notice, source, day)
-            statuses = [
-                "proposed" if c >= ctx.kb_min_confidence else "pending_review"
-                for c in reading.confidences
-            ]
-            from agent.store import kb as store_kb
-
-            store_kb.add_directives(
-                s, doc.id, [d.model_dump(mode="json") for d in reading.directives],
-                reader=reading.model, confidences=reading.confidences, statuses=statuses,
+            _doc, rows = add_and_read(
+                s, ctx.kb_shop, text=notice["text"], doc_date=shop.date_of(day), reader=None,
+                names=names, reading=reading, min_confidence=ctx.kb_min_confidence, kind=kind,
+                title=(notice["text"].strip().splitlines() or [""])[0][:120], source=source,
+                author=notice.get("author"),
             )  # fmt: skip
+            waiting = sum(r.status == "pending_review" for r in rows)
         out.append(
             {
                 "document": source,
                 "directives": [directive_summary(d) for d in reading.directives],
                 "confidence": round(reading.confidence, 3),
-                "waiting": statuses.count("pending_review"),
+                "waiting": waiting,
             }
         )
     return out
-
-
-def _names_of(shop: Any) -> Any:
-    from policies.llm.reader import ShopNames
-
-    return ShopNames.from_shop(shop)
-
-
-def _file(s: Any, ctx: Any, notice: dict[str, Any], source: str, day: int) -> Any:
-    from agent.store import kb as store_kb
-
-    return store_kb.add_document(
-        s, ctx.kb_shop, text=notice["text"], kind="supplier_notice" if notice.get("source",
-        "").startswith("supplier") else "other", doc_date=shop_date(ctx.shop, day),
-        title=(notice["text"].strip().splitlines() or [""])[0][:120], source=source,
-        author=notice.get("author"),
-    )  # fmt: skip

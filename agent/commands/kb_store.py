@@ -21,8 +21,10 @@ The JSON shapes (:mod:`agent.kb_json`) are the API's too (:mod:`agent.web.kb`), 
 
 from __future__ import annotations
 
+import contextlib
 import json as _json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -95,6 +97,19 @@ def _option_errors() -> Any:
             raise typer.BadParameter(f"{option}{detail}: {exc.problem}") from None
 
     return translate()
+
+
+@contextlib.contextmanager
+def _session(db: str | None) -> Iterator[Any]:
+    """One transaction on the store ``db`` (input errors name their option), then closed."""
+    from agent.store import open_store
+
+    store = open_store(db)
+    try:
+        with _option_errors(), store.session() as s:
+            yield s
+    finally:
+        store.close()
 
 
 def _text_arg(text: str) -> str:
@@ -218,7 +233,6 @@ def kb_add(
 ) -> None:
     """File a document (TEXT or @FILE) and, with --read, the directives read from it."""
     from agent.kb import DEFAULT_MIN_CONFIDENCE, add_and_read
-    from agent.store import open_store
     from agent.store.kb import DOCUMENT_KINDS
 
     body = _text_arg(text)
@@ -245,20 +259,16 @@ def kb_add(
                 "--scenario NAME (the shop's scenario) or --no-read"
             ) from None
         reading = _reader(llm, adapter, False).read(body, day, names)
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            doc, rows = add_and_read(
-                s, shop, text=body, doc_date=day,
-                reader=None, reading=reading, names=names,
-                min_confidence=threshold, kind=kind, title=title, source=source,
-                author=author, valid_from=window[0], valid_to=window[1], skus=sku or (),
-                categories=category or (), suppliers=supplier or (), supersedes=supersedes,
-            )  # fmt: skip
-            out = document_json(doc, text=False)
-            out["directives"] = [directive_json(r) for r in rows]
-    finally:
-        store.close()
+    with _session(db) as s:
+        doc, rows = add_and_read(
+            s, shop, text=body, doc_date=day,
+            reader=None, reading=reading, names=names,
+            min_confidence=threshold, kind=kind, title=title, source=source,
+            author=author, valid_from=window[0], valid_to=window[1], skus=sku or (),
+            categories=category or (), suppliers=supplier or (), supersedes=supersedes,
+        )  # fmt: skip
+        out = document_json(doc, text=False)
+        out["directives"] = [directive_json(r) for r in rows]
     if json:
         typer.echo(_json.dumps(out))
         return
@@ -305,18 +315,13 @@ def kb_list(
     db: DbOpt = None,
 ) -> None:
     """List the shop's document versions, newest first (every status unless --status)."""
-    from agent.store import open_store
     from agent.store.kb import list_documents
 
     day = _opt_date(on, "--on")
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            docs = list_documents(s, shop, status=status, kind=kind, on_date=day)
-            counts = directive_counts(s, [d.id for d in docs])
-            rows = [document_json(d, counts[d.id], text=False) for d in docs]
-    finally:
-        store.close()
+    with _session(db) as s:
+        docs = list_documents(s, shop, status=status, kind=kind, on_date=day)
+        counts = directive_counts(s, [d.id for d in docs])
+        rows = [document_json(d, counts[d.id], text=False) for d in docs]
     if json:
         typer.echo(_json.dumps(rows))
         return
@@ -353,14 +358,9 @@ def kb_show(
     db: DbOpt = None,
 ) -> None:
     """Show one document version: its text, scope, history and directives with reviews."""
-    from agent.store import open_store
 
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            out = document_detail(s, _find(s, shop, ref))
-    finally:
-        store.close()
+    with _session(db) as s:
+        out = document_detail(s, _find(s, shop, ref))
     if json:
         typer.echo(_json.dumps(out))
         return
@@ -445,25 +445,20 @@ def kb_search(
     db: DbOpt = None,
 ) -> None:
     """Full-text search over the shop's active documents, most relevant first."""
-    from agent.store import open_store
     from agent.store.kb import search
 
     day = _opt_date(on, "--on")
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            hits = search(
-                s, shop, query, on_date=day, skus=sku or (), categories=category or (),
-                suppliers=supplier or (), limit=limit,
-            )  # fmt: skip
-            counts = directive_counts(s, [h.document.id for h in hits])
-            rows = [
-                {**document_json(h.document, counts[h.document.id], text=False),
-                 "score": h.score, "excerpt": _one_line(h.document.text, 160)}
-                for h in hits
-            ]  # fmt: skip
-    finally:
-        store.close()
+    with _session(db) as s:
+        hits = search(
+            s, shop, query, on_date=day, skus=sku or (), categories=category or (),
+            suppliers=supplier or (), limit=limit,
+        )  # fmt: skip
+        counts = directive_counts(s, [h.document.id for h in hits])
+        rows = [
+            {**document_json(h.document, counts[h.document.id], text=False),
+             "score": h.score, "excerpt": _one_line(h.document.text, 160)}
+            for h in hits
+        ]  # fmt: skip
     if json:
         typer.echo(_json.dumps(rows))
         return
@@ -498,7 +493,6 @@ def kb_review(
     db: DbOpt = None,
 ) -> None:
     """Confirm, edit or reject one reading; a review is final and recorded with who and why."""
-    from agent.store import open_store
     from agent.store.kb import review_directive
 
     payload = None
@@ -507,16 +501,12 @@ def kb_review(
             payload = _json.loads(edit)
         except ValueError as exc:
             raise typer.BadParameter(f"--edit: not valid JSON ({exc})") from None
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            row = review_directive(
-                s, directive_id, verdict=verdict, by=by, reason=reason,
-                edited_payload=payload, shop_id=shop,
-            )  # fmt: skip
-            done = directive_json(row)
-    finally:
-        store.close()
+    with _session(db) as s:
+        row = review_directive(
+            s, directive_id, verdict=verdict, by=by, reason=reason,
+            edited_payload=payload, shop_id=shop,
+        )  # fmt: skip
+        done = directive_json(row)
     typer.echo(f"directive {done['id']} {done['status']} by {by}: {done['summary']}")
 
 
@@ -533,16 +523,11 @@ def kb_pending(
     db: DbOpt = None,
 ) -> None:
     """The readings that wait for a person, oldest first, with their documents."""
-    from agent.store import open_store
     from agent.store.kb import pending_reviews
 
-    store = open_store(db)
-    try:
-        with _option_errors(), store.session() as s:
-            pairs = pending_reviews(s, shop, include_proposed=include_proposed)
-            rows = [{**directive_json(d), "document": document_json(doc)} for d, doc in pairs]
-    finally:
-        store.close()
+    with _session(db) as s:
+        pairs = pending_reviews(s, shop, include_proposed=include_proposed)
+        rows = [{**directive_json(d), "document": document_json(doc)} for d, doc in pairs]
     if json:
         typer.echo(_json.dumps(rows))
         return

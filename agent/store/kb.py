@@ -99,8 +99,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from agent.store import kb_models
 from agent.store.kb_models import (
-    DIRECTIVE_STATUSES,
     DOCUMENT_KINDS,
     DOCUMENT_STATUSES,
     MAX_QUERY_WORDS,
@@ -119,21 +119,7 @@ from agent.store.kb_models import (
 from agent.store.models import utcnow
 
 __all__ = [
-    "DIRECTIVE_STATUSES",
-    "DOCUMENT_KINDS",
-    "DOCUMENT_STATUSES",
-    "MAX_QUERY_WORDS",
-    "MAX_TEXT_CHARS",
-    "REVIEW_VERDICTS",
-    "DirectiveNotFoundError",
-    "DocumentDirective",
-    "DocumentNotFoundError",
-    "KbDirective",
-    "KbDocument",
-    "KnowledgeBaseConflictError",
-    "KnowledgeBaseError",
-    "KnowledgeBaseInputError",
-    "SearchHit",
+    *kb_models.__all__,
     "add_directives",
     "add_document",
     "directives_in_force",

@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -114,6 +113,16 @@ def sanitize(text: str) -> tuple[str, bool]:
     clean = clean.replace("[=", "[ =")
     truncated = len(clean) > MAX_TEXT_CHARS
     return (clean[:MAX_TEXT_CHARS], truncated)
+
+
+def _tag_clean(clean: str, doc_date: dt.date, names: ShopNames) -> Tagged:
+    return tag_text(
+        clean,
+        doc_date,
+        categories=names.categories,
+        suppliers=names.suppliers,
+        sku_ids=names.sku_ids,
+    )
 
 
 def build_messages(tagged: Tagged, names: ShopNames) -> list[dict[str, str]]:
@@ -331,14 +340,7 @@ class Reader:
     @staticmethod
     def tag(text: str, doc_date: dt.date, names: ShopNames) -> Tagged:
         """Sanitise and tag ``text`` for ``names``."""
-        clean, _ = sanitize(text)
-        return tag_text(
-            clean,
-            doc_date,
-            categories=names.categories,
-            suppliers=names.suppliers,
-            sku_ids=names.sku_ids,
-        )
+        return _tag_clean(sanitize(text)[0], doc_date, names)
 
     # ------------------------------------------------------------------ reading
     def read(self, text: str, doc_date: dt.date, names: ShopNames) -> Reading:
@@ -346,8 +348,8 @@ class Reader:
         if not isinstance(text, str) or not text.strip():
             raise ReaderError("text: empty; give the text of a notice, rule or instruction")
         t0 = time.perf_counter()
-        _, truncated = sanitize(text)
-        tagged = self.tag(text, doc_date, names)
+        clean, truncated = sanitize(text)
+        tagged = _tag_clean(clean, doc_date, names)
         grammar = _Grammar(tagged, names)
         lines, line_probs = self._decode(self.prompt_ids(tagged, names), grammar.options)
         directives = lines_to_directives(lines)
@@ -427,11 +429,3 @@ def _directive_confidences(lines: Sequence[str], probs: Sequence[float]) -> list
         elif out:
             out[-1] *= p
     return [0.0 if math.isnan(c) else max(0.0, min(1.0, c)) for c in out]
-
-
-def kinds_of(directives: Sequence[Any]) -> tuple[str, ...]:
-    """The sorted kinds of a directive list (for per-kind accuracy)."""
-    return tuple(sorted(d.kind for d in directives))
-
-
-_WS = re.compile(r"\s+")
