@@ -13,6 +13,8 @@ A card is plain JSON, stored on the pending action (the chat, the API and the co
              "need_units": 22.0, "moq": 10, "value": 812.0, "drift": 0.0, "anomaly": 0.0},
      "effect": {"horizon_days": 14, "profit_delta": 41.5, "plan_profit_delta": 812.3},
      "rules": [{"rule": "moq.minimum", "outcome": "clipped", "detail": "..."}],
+     "documents": [{"document_id": 5, "version": 1, "title": "...", "kind": "compliance",
+                    "directive": "stop_sale ...", "status": "proposed", "link": "/kb?doc=5"}],
      "expires_day": 14, "choices": ["accept", "edit", "reject"],
      "safe_part": {"action_id": 16, "quantity": 22},   # only for the excess of a split order
      "previous_answer": {"day": 11, "decision": "reject", "by": "alice", ...},  # if recent
@@ -118,6 +120,9 @@ def render_card(card: Mapping[str, Any]) -> Any:
         )
     for r in card.get("rules", []):
         row("rule", f"{r['rule']} ({r['outcome']}): {r['detail']}")
+    for d in card.get("documents", []):
+        row("document", f"#{d['document_id']} v{d['version']} {d['title']} ({d['kind']}): "
+            f"{d['directive']} [{d['status']}]")
     if card.get("safe_part"):
         sp = card["safe_part"]
         row("safe part", f"x{sp['quantity']} of this order executed automatically (#"

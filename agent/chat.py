@@ -12,11 +12,18 @@ work without any model::
     edit 12 discount=0.1 days=5 [reason]       change a promotion
     reject 12 <reason> | no 12 <reason>        reject (a reason is required)
     executed [N] | what was executed           the last executions
+    ask 12 why so much? | why is #12 so large?  a question about decision 12 (needs --llm)
+    don't discount pantry items this month     an instruction: read, shown, filed on `file it`
+    file it | drop it                          file the instruction just read, or forget it
     help | quit
 
-Where a chat model is configured (``--model module:factory`` returning any LangChain chat
-model, e.g. one pointing at a local OpenAI-compatible server), other questions go to it with
-the shop's read-only tools; without one, the session says which commands exist.
+With a local language model (``--llm default`` or a checkpoint path), free-form questions are
+answered from the decision card, its signals and the knowledge base, citing them, and the
+answer can contain no number that is not in them (:mod:`agent.ask`); a line that is not a
+question is read as an instruction (:mod:`agent.instructions`). Where a LangChain chat model is
+configured instead (``--model module:factory``, e.g. one pointing at a local
+OpenAI-compatible server), other lines go to it with the shop's read-only tools. Without
+either, the session says which commands exist.
 """
 
 from __future__ import annotations
@@ -50,7 +57,11 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("accept", re.compile(rf"^(?:accept|approve|ok|yes)\s+{_ID}(?:\s+(.*))?$", re.I)),
     ("reject", re.compile(rf"^(?:reject|no|decline)\s+{_ID}(?:\s+(.*))?$", re.I)),
     ("edit", re.compile(rf"^(?:edit|change)\s+{_ID}\s+(.*)$", re.I)),
+    ("ask", re.compile(rf"^(?:ask|explain)\s+{_ID}\s*(.*)$", re.I)),
+    ("file", re.compile(r"^(?:file it|file|yes,? file it|save it)\.?$", re.I)),
+    ("drop", re.compile(r"^(?:drop it|drop|forget it)\.?$", re.I)),
 ]
+_MENTION = re.compile(r"#(\d+)\b")
 _EDIT_KV = re.compile(
     r"\b(qty|quantity|units|discount|days|duration|duration_days)\s*=\s*(\S*)", re.I
 )
@@ -68,6 +79,14 @@ class ChatSession:
         run_id: restrict to one run (default: all runs).
         model: an optional LangChain chat model for free-form questions.
         tools: LangChain tools given to the model.
+        answerer: an optional :class:`~policies.llm.grounded.GroundedAnswerer` (local LLM).
+        reader: an optional :class:`~policies.llm.reader.Reader` for instructions.
+        about: the decision a free-form question is about when it names none (the
+            console's open card).
+        answer_style: ``quote`` (the best facts, word for word) or ``write`` (the model
+            writes, with no number outside the facts); see :mod:`policies.llm.grounded`.
+        memory: where an instruction waits for `file it` between lines, keyed by person and
+            run (the web console passes the server's, since each request is a new session).
     """
 
     def __init__(
@@ -77,9 +96,17 @@ class ChatSession:
         run_id: str | None = None,
         model: Any = None,
         tools: list[Any] | None = None,
+        answerer: Any = None,
+        reader: Any = None,
+        about: int | None = None,
+        answer_style: str = "quote",
+        memory: dict[tuple[str, str | None], Any] | None = None,
     ) -> None:
         self.store, self.by, self.run_id = store, by, run_id
         self.model, self.tools = model, tools or []
+        self.answerer, self.reader = answerer, reader
+        self.about, self.answer_style = about, answer_style
+        self._memory = memory if memory is not None else {}
 
     # ------------------------------------------------------------------ dispatch
     def handle(self, line: str) -> Any:
@@ -228,13 +255,81 @@ class ChatSession:
             for e in rows
         )
 
-    # ------------------------------------------------------------------ model
+    # ------------------------------------------------------------------ language model
+    def _kb_shop(self) -> str | None:
+        from agent.instructions import run_shop
+
+        shop = run_shop(self.store, self.run_id)
+        return None if shop is None else shop.shop_id
+
+    def _do_ask(self, aid: str, question: str) -> str:
+        if self.answerer is None:
+            return "Questions need a local language model (--llm default); `why 12` works without."
+        card = self._find_card(int(aid))
+        from agent.ask import ask_card
+
+        q = question.strip() or "Why this decision?"
+        return ask_card(
+            self.store, self.answerer, card, q, self._kb_shop(), style=self.answer_style
+        ).render()
+
+    def _find_card(self, aid: int) -> dict:
+        """A decision's card, pending or not (a question may be about an answered one)."""
+        from agent.store.models import Action
+
+        with self.store.session() as s:
+            row = s.get(Action, aid)
+            if row is None or row.card is None or (self.run_id and row.run_id != self.run_id):
+                raise ApprovalError(f"#{aid} has no decision card; `list` shows the open ones")
+            return dict(row.card)
+
+    def _do_file(self, *_: Any) -> str:
+        ins = self._memory.pop((self.by, self.run_id), None)
+        if ins is None:
+            return "There is no instruction to file; write one first."
+        from agent.instructions import file_instruction
+
+        doc_id = file_instruction(self.store, ins, self.by)
+        return (f"Filed as knowledge-base document #{doc_id} by {self.by} (kind instruction); "
+                "its directives are confirmed and in force from the next decision.")
+
+    def _do_drop(self, *_: Any) -> str:
+        had = self._memory.pop((self.by, self.run_id), None) is not None
+        return "Dropped; nothing was filed." if had else "There was nothing to drop."
+
     def _free_form(self, line: str) -> str:
-        if self.model is None:
+        if self.model is not None:
+            return self._langchain(line)
+        if self.answerer is None and self.reader is None:
             return (
-                "I did not understand that, and no chat model is configured "
-                "(--model module:factory). Type `help` for the commands."
+                "I did not understand that, and no language model is configured "
+                "(--llm default, or --model module:factory). Type `help` for the commands."
             )
+        from agent.instructions import looks_like_question, read_instruction, run_shop
+
+        mention = _MENTION.search(line)
+        about = mention.group(1) if mention else (str(self.about) if self.about else None)
+        if about is not None and self.answerer is not None and looks_like_question(line):
+            return self._do_ask(about, line)
+        if self.reader is not None and not looks_like_question(line):
+            shop = run_shop(self.store, self.run_id)
+            if shop is None:
+                return "There is no run yet, so no shop to file an instruction for."
+            ins = read_instruction(self.reader, line, shop)
+            if ins is not None:
+                self._memory[(self.by, self.run_id)] = ins
+                return ins.describe()
+        if self.answerer is None:
+            return "I read no instruction in that. Type `help` for the commands."
+        from agent.ask import ask_general
+
+        cards = list(self._cards().values())
+        return ask_general(
+            self.store, self.answerer, cards, line, self._kb_shop(), style=self.answer_style
+        ).render()
+
+    # ------------------------------------------------------------------ LangChain model
+    def _langchain(self, line: str) -> str:
         from langchain_core.messages import HumanMessage, SystemMessage, ToolMessage
 
         model = self.model.bind_tools(self.tools) if self.tools else self.model

@@ -23,8 +23,10 @@ from envs.directives import parse_directives
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
     "add_and_read",
+    "attach_documents",
     "day_directives",
     "directives_for_day",
+    "documents_about",
     "ingest_notices",
     "shop_names",
 ]
@@ -99,6 +101,69 @@ def directives_for_day(
     pairs = store_kb.directives_in_force(session, shop_id, day, min_confidence=min_confidence)
     payloads = [row.payload for row, _doc in pairs if row.payload.get("kind") != "none"]
     return parse_directives(payloads)
+
+
+def _touches(payload: dict[str, Any], sku: str, category: str, supplier: str) -> bool:
+    if payload.get("kind") == "supplier_delay":
+        return payload.get("supplier") == supplier
+    return sku in (payload.get("skus") or ()) or payload.get("category") == category
+
+
+def documents_about(
+    session: Any,
+    shop_id: str,
+    on_date: dt.date,
+    targets: dict[str, tuple[str, str]],
+    *,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> dict[str, list[dict[str, Any]]]:
+    """For each SKU of ``targets`` (``sku -> (category, supplier)``), the documents whose
+    directives in force on ``on_date`` concern it, as plain JSON for a decision card::
+
+        {"document_id": 5, "version": 2, "title": "...", "kind": "supplier_notice",
+         "directive": "supplier_delay dry-goods +7 days from ...", "status": "confirmed",
+         "link": "/kb?doc=5"}
+    """
+    from agent.store import kb as store_kb
+    from envs.directives import directive_summary
+
+    pairs = store_kb.directives_in_force(session, shop_id, on_date, min_confidence=min_confidence)
+    pairs = [(row, doc) for row, doc in pairs if row.payload.get("kind") != "none"]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for sku, (category, supplier) in targets.items():
+        for row, doc in pairs:
+            if _touches(row.payload, sku, category, supplier):
+                out.setdefault(sku, []).append({
+                    "document_id": int(doc.id),
+                    "version": int(doc.version),
+                    "title": doc.title or doc.doc_key,
+                    "kind": doc.kind,
+                    "directive": directive_summary(parse_directives([row.payload])[0]),
+                    "status": row.status,
+                    "link": f"/kb?doc={int(doc.id)}",
+                })  # fmt: skip
+    return out
+
+
+def attach_documents(session: Any, ctx: Any, view: Any, day: int, cards: list[dict]) -> None:
+    """Put on each card (``card["documents"]``) the documents whose directives in force
+    today concern its SKU; nothing without a knowledge base."""
+    if getattr(ctx, "kb_shop", None) is None or not cards:
+        return
+    shop = ctx.shop
+    supplier_of = shop.supplier_of()
+    targets = {}
+    for card in cards:
+        p = shop.sku_index[card["sku"]]
+        targets[card["sku"]] = (
+            shop.category_names[int(view.category[p])],
+            shop.supplier_names[int(supplier_of[p])],
+        )
+    docs = documents_about(
+        session, ctx.kb_shop, shop.date_of(day), targets, min_confidence=ctx.kb_min_confidence
+    )
+    for card in cards:
+        card["documents"] = docs.get(card["sku"], [])
 
 
 _READERS: dict[tuple[str | None, str], Any] = {}

@@ -25,7 +25,7 @@ from agent.answers import supersede_older
 from agent.context import AgentContext
 from agent.errors import RunStateError
 from agent.execute import check_now, execute_ready, lock_run, shop_now
-from agent.kb import day_directives, ingest_notices
+from agent.kb import attach_documents, day_directives, ingest_notices
 from agent.routing import decide_routes, recent_answers, route_rows
 from agent.state import DayState
 from agent.store.models import Action, FeedbackEvent, PlanRecord, RuleEvent
@@ -334,6 +334,8 @@ def route(state: DayState, runtime: Runtime[AgentContext]) -> dict:
         updates, excess_rows, refused_events = route_rows(
             routes, acts, run_id, day, view, snap, rules_by_action, recent, shop, ap
         )
+        attach_documents(s, ctx, view, day, [u["card"] for u in updates if u["card"]]
+                         + [r["card"] for r in excess_rows])
         s.execute(update(Action), updates)
         if refused_events:
             s.execute(insert(RuleEvent), refused_events)

@@ -30,6 +30,19 @@ def chat(
             "free-form questions (default $SHOPOPS_CHAT_MODEL)."
         ),
     ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="A local language model for free-form questions (answered from the card, "
+            "its signals and the knowledge base, citing them, with no number not in them) and "
+            "instructions (read into directives, filed on `file it`): `default` (the converted "
+            "SmolLM2) or a Hugging Face checkpoint path."
+        ),
+    ] = None,
+    reader_adapter: Annotated[
+        str,
+        typer.Option(help="The reader's LoRA adapter for instructions: default, none or a path."),
+    ] = "default",
 ) -> None:
     """List pending decisions, show cards, ask why, approve / edit / reject with a reason.
 
@@ -51,7 +64,8 @@ def chat(
     store = open_store(db)
     try:
         tools = read_tools(store, run_id) if chat_model is not None else []
-        session = ChatSession(store, who, run_id, chat_model, tools)
+        answerer, reader = load_local_llm(llm, reader_adapter) if llm else (None, None)
+        session = ChatSession(store, who, run_id, chat_model, tools, answerer, reader)
         if say:
             for line in say:
                 console.print(Text(f"> {line}", style="bold"))
@@ -78,6 +92,15 @@ def chat(
             console.print(reply)
     finally:
         store.close()
+
+
+def load_local_llm(llm: str, reader_adapter: str) -> tuple[object, object]:
+    """The grounded answerer and the instruction reader on the local model ``llm``."""
+    from agent.kb import cached_reader
+    from policies.llm.grounded import GroundedAnswerer
+
+    path = None if llm == "default" else llm
+    return GroundedAnswerer.load(path), cached_reader({"llm": path, "adapter": reader_adapter})
 
 
 def _user() -> str:

@@ -51,6 +51,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     kb.command("train-rl")(kb_train_rl)
     bench.command("reader")(bench_reader_cmd)
     bench.command("kb")(bench_kb)
+    bench.command("chat")(bench_chat_cmd)
 
 
 def _date(text: str, field: str = "--date") -> dt.date:
@@ -125,6 +126,11 @@ def kb_train(
     seed: Annotated[int, typer.Option(help="Trainer seed.")] = 0,
     threads: Annotated[int, typer.Option(help="CPU threads.")] = 2,
     llm: LlmOpt = None,
+    init_adapter: Annotated[
+        Path | None,
+        typer.Option(help="Continue training this adapter folder (an incremental update) "
+                     "instead of a new one."),
+    ] = None,
 ) -> None:
     """Fine-tune the reader with LoRA (TRL SFTTrainer) on synthetic texts; CPU is fine.
 
@@ -137,8 +143,8 @@ def kb_train(
         out=out, llm=llm, examples=examples, catalogues=catalogues, epochs=epochs,
         max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
         lora_r=lora_r, lora_alpha=2 * lora_r, lora_layers=lora_layers, corpus_seed=corpus_seed,
-        seed=seed,
-        threads=threads,
+        seed=seed, threads=threads,
+        init_adapter=str(init_adapter) if init_adapter is not None else None,
     )  # fmt: skip
     train_reader_sft(cfg, progress=typer.echo)
 
@@ -257,4 +263,49 @@ def bench_kb(
     typer.echo(
         f"with - without, per seed: mean {d['mean']:,.0f}, 95% CI [{d['low']:,.0f}, "
         f"{d['high']:,.0f}] over {d['n']} seeds"
+    )
+
+
+def bench_chat_cmd(
+    style: Annotated[
+        str, typer.Option(help="quote (the best facts word for word) or write (the model writes).")
+    ] = "quote",
+    cards: Annotated[int, typer.Option(help="Decision cards asked about.")] = 6,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    llm: LlmOpt = None,
+    rows_out: Annotated[
+        Path | None, typer.Option(help="Write every answer as JSON lines here.")
+    ] = None,
+) -> None:
+    """Questions about real decision cards, each labelled with the fact that answers it: how
+    often the answer cites it (first, or at all), numbers not in the sources (must be 0),
+    seconds per answer."""
+    from tqdm import tqdm
+
+    from eval.chat_bench import bench_cards, bench_chat
+    from policies.llm.grounded import GroundedAnswerer
+
+    answerer = GroundedAnswerer.load(llm)
+    found = bench_cards(cards)
+    bar = tqdm(desc="answering", disable=json)
+
+    def step(k: int, n: int) -> None:
+        bar.total = n
+        bar.update(1)
+
+    try:
+        res = bench_chat(answerer, found, style=style, progress=step)
+    finally:
+        bar.close()
+    if rows_out is not None:
+        rows_out.write_text("".join(_json.dumps(r) + "\n" for r in res["rows"]))
+    s = res["summary"]
+    if json:
+        typer.echo(_json.dumps(s))
+        return
+    typer.echo(
+        f"{s['model']} ({s['style']}): {s['answers']} answers about {s['cards']} cards; right "
+        f"fact first {s['top_right']:.1%}, cited {s['cited_right']:.1%}; invented numbers "
+        f"{s['invented_numbers']}; fallbacks {s['fallbacks']}; seconds median "
+        f"{s['seconds_median']}, p90 {s['seconds_p90']}"
     )

@@ -33,6 +33,16 @@ def serve(
             "with this reader adapter: 'default', 'none' or a folder (loads the LLM at start)."
         ),
     ] = None,
+    chat_llm: Annotated[
+        str | None,
+        typer.Option(
+            help="A local language model for questions in the chat box and POST "
+            "/api/decisions/{id}/ask (answered from the card and the knowledge base, citing "
+            "them, with no number not in them): 'default' (the converted SmolLM2) or a "
+            "checkpoint path. With --kb-reader, chat lines that are instructions are read "
+            "too, and filed on `file it`."
+        ),
+    ] = None,
 ) -> None:
     """Serve the approval console at http://HOST:PORT/ and the API under /api.
 
@@ -49,5 +59,9 @@ def serve(
         from agent.kb import cached_reader
 
         app.state.kb_reader = cached_reader({"adapter": kb_reader})
+    if chat_llm is not None:
+        from policies.llm.grounded import GroundedAnswerer
+
+        app.state.answerer = GroundedAnswerer.load(None if chat_llm == "default" else chat_llm)
     typer.echo(f"ShopOps console on http://{host}:{port}/ (API docs: /docs); Ctrl+C stops it")
     uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -21,9 +21,10 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from agent.answers import DecisionConflictError
-from agent.errors import ApprovalError, RunNotFoundError, RunStateError
+from agent.errors import AgentConfigError, ApprovalError, RunNotFoundError, RunStateError
 from agent.web.errors import AuthError, ForbiddenError, NotFoundError
 from envs.errors import ShopOpsError
+from policies.llm.errors import ReaderError
 
 __all__ = ["STATIC", "create_app"]
 
@@ -39,6 +40,8 @@ _STATUS: tuple[tuple[type[Exception], int, str], ...] = (
     (DecisionConflictError, 409, "conflict"),
     (ApprovalError, 422, "invalid"),
     (RunStateError, 409, "state"),
+    (AgentConfigError, 503, "unavailable"),
+    (ReaderError, 422, "invalid"),
 )
 
 
@@ -125,6 +128,8 @@ def create_app(db_url: str | None = None, chat_model: str | None = None) -> Fast
     )
     app.state.store = store
     app.state.chat_model = model
+    app.state.answerer = None  # shopops serve --chat-llm: the local model for questions
+    app.state.chat_memory = {}  # instructions waiting for `file it`, by (person, run)
     app.add_exception_handler(ShopOpsError, _problem)
     from fastapi.exceptions import RequestValidationError
 

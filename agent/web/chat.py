@@ -29,6 +29,10 @@ class WebChatSession(ChatSession):
         shop_id: that run's shop.
         model: an optional LangChain chat model (as ``shopops chat --model``).
         tools: read-only tools for the model.
+        answerer, reader: the server's local language model (``shopops serve --chat-llm``),
+            for grounded answers and instructions.
+        about: the decision open in the console (free-form questions are about it).
+        memory: the server's store of instructions waiting for `file it`.
     """
 
     def __init__(
@@ -39,14 +43,24 @@ class WebChatSession(ChatSession):
         shop_id: str,
         model: Any = None,
         tools: list[Any] | None = None,
+        answerer: Any = None,
+        reader: Any = None,
+        about: int | None = None,
+        memory: dict | None = None,
     ) -> None:
         principal.require_see(shop_id)
-        super().__init__(store, principal.name, run_id, model, tools)
+        super().__init__(
+            store, principal.name, run_id, model, tools, answerer, reader, about, memory=memory
+        )
         self.principal, self.shop_id = principal, shop_id
 
     def _answer(self, decisions: dict[int, dict]) -> str:
         self.principal.require_answer(self.shop_id)  # a ShopOpsError: handle() shows it
         return super()._answer(decisions)
+
+    def _do_file(self, *args: Any) -> str:
+        self.principal.require_answer(self.shop_id)  # filing a rule is an approver's act
+        return super()._do_file(*args)
 
 
 def reply_text(reply: Any, width: int = 96) -> str:

@@ -7,6 +7,8 @@
                                             ``?shop_id=``)
 ``GET  /api/decisions/{id}``                one decision, its answer and its execution
 ``POST /api/decisions/{id}/answer``         accept / edit / reject (approvers, admins)
+``POST /api/decisions/{id}/ask``            a question about it, answered from its card
+                                            and the knowledge base (``--chat-llm``)
 ``GET  /api/runs``                          run history
 ``GET  /api/runs/{run_id}``                 a run's KPIs and daily series
 ``GET  /api/alerts``                        drift alerts and anomalies
@@ -34,6 +36,8 @@ from agent.web.schemas import (
     Alert,
     AnswerRequest,
     AnswerResult,
+    AskReply,
+    AskRequest,
     ChatReply,
     ChatRequest,
     DecisionDetail,
@@ -169,6 +173,36 @@ def answer(request: Request, who: Who, action_id: DecisionId, body: AnswerReques
     }
 
 
+@router.post(
+    "/decisions/{action_id}/ask",
+    response_model=AskReply,
+    responses={
+        404: {"model": Problem, "description": "no such decision"},
+        503: {"model": Problem, "description": "this server has no language model"},
+    },
+)
+def ask(request: Request, who: Who, action_id: DecisionId, body: AskRequest) -> dict[str, Any]:
+    """A free-form question about one decision (pending or answered), answered from its card
+    (forecast, stock, risk, what-if, rules, signals) and the shop's knowledge base, citing
+    them. Every number in the answer appears in the sources."""
+    from agent.ask import ask_card
+    from agent.errors import AgentConfigError
+    from agent.web.queries import get_decision
+
+    answerer = getattr(request.app.state, "answerer", None)
+    if answerer is None:
+        raise AgentConfigError(
+            "this server has no language model for questions; start it with "
+            "`shopops serve --chat-llm default`"
+        )
+    store = _store(request)
+    d = get_decision(store, who, action_id)  # 404 / 403 (cannot see)
+    return ask_card(
+        store, answerer, {**d["card"], "action_id": action_id}, body.question, d["shop_id"],
+        style=body.style,
+    ).to_json()  # fmt: skip
+
+
 @router.get("/runs", response_model=list[RunItem])
 def runs(
     request: Request, who: Who, limit: Annotated[int, Query(ge=1, le=500)] = 50
@@ -212,6 +246,10 @@ def chat(request: Request, who: Who, body: ChatRequest) -> dict[str, Any]:
         from agent.chat import read_tools
 
         tools = read_tools(store, body.run_id)
-    session = WebChatSession(store, who, body.run_id, shop, model, tools)
+    state = request.app.state
+    session = WebChatSession(
+        store, who, body.run_id, shop, model, tools, getattr(state, "answerer", None),
+        getattr(state, "kb_reader", None), body.action_id, memory=state.chat_memory,
+    )  # fmt: skip
     reply = session.handle(body.line)
     return {"reply": reply_text(reply), "quit": reply is None}

@@ -190,6 +190,41 @@ class ChatRequest(BaseModel):
 
     run_id: str = Field(min_length=1, max_length=32)
     line: str = Field(min_length=1, max_length=2000)
+    action_id: int | None = Field(
+        default=None, ge=1, description="The decision open in the console: free-form "
+        "questions that name none are about it."
+    )
+
+
+class AskRequest(BaseModel):
+    """A free-form question about one decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=500)
+    style: Literal["quote", "write"] = Field(
+        default="quote", description="quote: the best facts word for word; write: the model "
+        "writes an answer that can hold no number outside the facts."
+    )
+
+
+class AskSource(BaseModel):
+    """One fact an answer rests on."""
+
+    letter: str
+    text: str
+    source: str
+    link: str | None = None
+
+
+class AskReply(BaseModel):
+    """A grounded answer: every number in ``answer`` appears in ``sources``."""
+
+    answer: str
+    sources: list[AskSource]
+    seconds: float
+    model: str
+    fallback: str | None = None
 
 
 class ChatReply(BaseModel):

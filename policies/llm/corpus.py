@@ -14,7 +14,7 @@ Usage:
 >>> corpus = make_corpus(cat, n=100, seed=0, split="train")
 >>> ex = next(e for e in corpus if e.style == "sms")
 >>> print(ex.doc_date, ex.text)
-2024-09-26 The electronic category off sale with immediate effect to 2024-10-25, not compliant
+2024-09-26 The electronic category not for sale with immediate effect to 2024-10-25 (not compliant)
 >>> [directive_summary(d) for d in ex.directives]
 ['stop_sale category electronics from 2024-09-26 to 2024-10-25 (compliance)']
 >>> held = make_corpus(cat, n=100, seed=0, split="heldout")
@@ -298,49 +298,112 @@ _T = dict(
         "Because of a backlog at {supplier}, anything we order {window} will take {days} "
         "longer to arrive.",
         "We have been informed by {supplier} of a {n}-day delay on all orders placed {window}.",
+        "Shipments from {supplier} for orders placed {window} will take an extra {days} "
+        "to reach us.",
+        'Add {days} to the usual lead time for anything we buy from {supplier} {window}.',
+        '{supplier} warns that dispatch of orders placed {window} is postponed by {days}.',
+        'Transit times from {supplier} are extended by {days} for orders {window}.',
+        "Our buyer reports that {supplier} needs {days} more than normal to deliver orders "
+        "placed {window}.",
+        "Deliveries from {supplier} will come in {days} late on orders {window}, because of a "
+        "strike at the port.",
+        'Due to a shortage of drivers, {supplier} can only deliver orders placed '
+        '{window} {days} later.',
+        'FYI the lead time on {supplier} orders goes up by {days} {window}.',
+        'Could you factor in {days} of additional delay on {supplier} orders placed {window}?',
+        '{supplier} confirmed that their factory shutdown adds {days} to deliveries on '
+        'orders {window}.',
     ),
     delay_terse=(
         "{supplier} delayed by {days}, orders {window}",
         "{supplier}: lead time +{n} days on orders {window}",
         "{supplier} running {days} late for orders {window}",
+        '{supplier} deliveries +{n} days, orders {window}',
+        'heads up: {supplier} shipping {days} late {window}',
     ),
     stop_full=(
         "Please stop selling {target} {window} {reason}.",
         "{target} must be withdrawn from sale {window} {reason}.",
         "With regard to {target}: sales are suspended {window} {reason}.",
         "We are removing {target} from sale {window} {reason}.",
+        'Halt all sales of {target} {window} {reason}.',
+        '{target} must not be sold {window} {reason}.',
+        'Take down the listings for {target} {window} {reason}.',
+        'Make {target} unavailable for purchase {window} {reason}.',
+        'Cease selling {target} {window} {reason}.',
+        'Block orders for {target} {window} {reason}.',
+        'Effective as stated, {target} may not be sold {window} {reason}.',
+        'Please hide {target} from the shop {window} {reason}.',
+        'Sales of {target} have to stop {window} {reason}.',
+        'Customers must not be able to buy {target} {window} {reason}.',
     ),
     stop_terse=(
         "stop sales of {target} {window} ({short})",
         "{target} off sale {window}, {short}",
+        'halt sales {target} {window}, {short}',
+        '{target} not for sale {window} ({short})',
     ),
     ban_full=(
         "Please do not run any promotions on {target} {window}.",
         "No discounts or promotions may be applied to {target} {window}.",
         "{target} is excluded from all promotional activity {window}.",
         "We ask that {target} is not promoted in any way {window}.",
+        '{target} is not eligible for any promotion {window}.',
+        'Keep {target} out of all sales campaigns and coupon offers {window}.',
+        'No price reductions of any kind on {target} {window}.',
+        'The brand forbids promoting {target} {window}.',
+        '{target} must not go on offer {window}.',
+        'Do not include {target} in any sale event {window}.',
+        'Leave {target} out of the newsletter deals and flash sales {window}.',
+        'Our agreement with the brand says {target} cannot be put on promotion {window}.',
+        'Please refrain from any special offers on {target} {window}.',
+        'Promotional pricing is not permitted for {target} {window}.',
     ),
     ban_terse=(
         "no promos on {target} {window}",
         "{target}: promotions banned {window}",
+        '{target}: no offers {window}',
+        'no coupons or sales on {target} {window}',
     ),
     cap_full=(
         "Discounts on {target} must not exceed {pct} {window}.",
         "Please cap any discount on {target} at {pct} {window}.",
         "The maximum discount allowed on {target} is {pct} {window}.",
+        'Any reduction on {target} must stay within {pct} {window}.',
+        'The brand allows at most {pct} off {target} {window}.',
+        'Do not discount {target} by more than {pct} {window}.',
+        'Price cuts on {target} are limited to a maximum of {pct} {window}.',
+        '{target} can be reduced by up to {pct}, no deeper, {window}.',
+        'The supplier contract limits any discount on {target} to {pct} {window}.',
+        'When promoting {target} {window}, stay at or below {pct} off.',
+        'We cannot sell {target} at more than {pct} below list price {window}.',
+        'Keep reductions on {target} to no more than {pct} {window}.',
     ),
     cap_terse=(
         "max {pct} off {target} {window}",
         "{target} discounts capped at {pct} {window}",
+        '{target} max discount {pct} {window}',
+        '{target} price cuts up to {pct} only {window}',
     ),
     shift_full=(
         "We expect demand for {target} to be {shift} {window}.",
         "Sales of {target} are forecast to be {shift} {window}.",
         "Please plan for {target} demand {shift} {window}.",
+        'Our TV advert should make demand for {target} {shift} {window}.',
+        "A competitor's sale means demand for {target} will be {shift} {window}.",
+        'The heatwave will push {target} sales {shift} {window}.',
+        'Marketing expects orders of {target} to be {shift} {window}.',
+        'Plan stock for {target} with demand {shift} {window}.',
+        'Because of the school holidays, we think {target} demand will be {shift} {window}.',
+        'The influencer campaign should send {target} sales {shift} {window}.',
+        'Expect customers to buy {target} {shift} {window}, as the weather turns.',
+        'Trend data suggests {target} will sell {shift} {window}.',
     ),
     shift_terse=(
         "{target} demand {shift} {window}",
         "expect {target} sales {shift} {window}",
+        '{target} orders {shift} {window}',
+        'demand {target} {shift} {window} (campaign)',
     ),
     reason_recall=(
         "due to a safety recall",

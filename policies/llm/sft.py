@@ -48,6 +48,9 @@ class ReaderSFTConfig:
         max_length: longest tokenised example; longer ones are dropped (counted).
         threads: torch CPU threads.
         seed: trainer seed (data order, LoRA initialisation).
+        init_adapter: continue training this LoRA adapter folder (an incremental update on
+            new data) instead of starting a new one; its rank, scale and layers are kept
+            (``lora_*`` are then unused) and the record names it with its own record.
     """
 
     out: Path
@@ -70,9 +73,17 @@ class ReaderSFTConfig:
     max_length: int = 768
     threads: int = 2
     seed: int = 0
+    init_adapter: str | None = None
 
     def __post_init__(self) -> None:
         self.out = Path(self.out)
+        if self.init_adapter is not None and not (
+            Path(self.init_adapter) / "adapter_config.json"
+        ).is_file():
+            raise LlmError(
+                f"init_adapter: {self.init_adapter!r} has no adapter_config.json; give a "
+                "folder a training run wrote"
+            )
         checks = [
             ("examples", self.examples >= 1, "at least 1"),
             ("catalogues", self.catalogues >= 1, "at least 1"),
@@ -156,7 +167,18 @@ def train_reader_sft(
         layers_to_transform=_top_layers(loaded.model, cfg.lora_layers),
         task_type="CAUSAL_LM",
     )
-    model = get_peft_model(loaded.model, lora)
+    continued_from = None
+    if cfg.init_adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(loaded.model, cfg.init_adapter, is_trainable=True)
+        prior = Path(cfg.init_adapter) / "train_record.json"
+        continued_from = {
+            "adapter": str(cfg.init_adapter),
+            "record": json.loads(prior.read_text()) if prior.is_file() else None,
+        }
+    else:
+        model = get_peft_model(loaded.model, lora)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     args = SFTConfig(
         output_dir=str(cfg.out / "trainer"),
@@ -214,6 +236,7 @@ def train_reader_sft(
         ],
         "seconds_data": round(t_data, 1),
         "seconds_training": round(t_train, 1),
+        "continued_from": continued_from,
     }
     (cfg.out / "train_record.json").write_text(json.dumps(record, indent=2) + "\n")
     say(f"SFT done: {record['steps']} steps in {t_train:.0f} s, loss {record['train_loss']:.3f}")

@@ -125,6 +125,14 @@ function renderCard(d) {
   rules.replaceChildren();
   if (!(c.rules || []).length) rules.append(el("li", { class: "ok", text: "All hard rules passed unchanged." }));
   for (const r of c.rules || []) rules.append(el("li", { class: r.outcome, text: `${r.rule} (${r.outcome}): ${r.detail}` }));
+  const docs = $("card-docs");
+  docs.replaceChildren();
+  $("card-docs-title").hidden = !(c.documents || []).length;
+  for (const doc of c.documents || []) {
+    docs.append(el("li", {},
+      el("a", { href: `/kb?doc=${Number(doc.document_id)}`, text: `#${doc.document_id} v${doc.version} ${doc.title}` }),
+      ` (${doc.kind}): ${doc.directive} [${doc.status}]`));
+  }
   renderEditFields(d);
   drawCardCharts(c);
   const open = d.can_answer;
@@ -233,7 +241,7 @@ async function sendChat(line) {
   const log = $("chat-log");
   log.append(el("div", { class: "me", text: `> ${line}` }));
   try {
-    const r = await api("/api/chat", { method: "POST", body: JSON.stringify({ run_id: state.runId, line }) });
+    const r = await api("/api/chat", { method: "POST", body: JSON.stringify({ run_id: state.runId, line, action_id: state.current ? state.current.action_id : null }) });
     log.append(el("pre", { class: "bot", text: r.reply || "(nothing to say)" }));
   } catch (err) {
     log.append(el("pre", { class: "bot error", text: err.message }));

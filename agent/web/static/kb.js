@@ -131,5 +131,13 @@ async function review(id, verdict, reason, out) {
 document.addEventListener("DOMContentLoaded", () => {
   $("kb-shop").addEventListener("change", () => refresh());
   $("kb-status").addEventListener("change", () => loadDocuments());
-  startPage("kb", async () => { await loadShops(); await refresh(); });
+  startPage("kb", async () => {
+    await loadShops();
+    await refresh();
+    // a decision card links here as /kb?doc=ID
+    const linked = Number(new URLSearchParams(window.location.search).get("doc"));
+    if (Number.isInteger(linked) && linked > 0) {
+      try { await openDocument(linked); } catch (err) { $("doc-empty").textContent = err.message; }
+    }
+  });
 });
