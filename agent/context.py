@@ -41,6 +41,9 @@ class AgentContext:
         kb_shop: the shop key of its knowledge base (``None``: no knowledge base).
         reader_spec: how to load the reader (``{"llm", "adapter"}``); loaded on first use.
         kb_min_confidence: readings at or above it take effect without a person.
+        kb_reviewer: a person who reviews the day's readings as they are filed
+            (:class:`agent.kb.ReadingReviewer`; ``None``: readings wait in the store for
+            ``shopops kb review``, the API or the console).
     """
 
     store: Store
@@ -56,6 +59,7 @@ class AgentContext:
     kb_shop: str | None = None
     reader_spec: dict[str, Any] | None = None
     kb_min_confidence: float = 0.8
+    kb_reviewer: Any = None
     _reader: Any = dataclasses.field(default=None, repr=False)
 
     def need_reader(self) -> Any:

@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from envs.directives import parse_directives
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
+    "ReadingReviewer",
     "add_and_read",
     "attach_documents",
     "day_directives",
     "directives_for_day",
     "documents_about",
     "ingest_notices",
+    "reconcile_reading",
     "shop_names",
 ]
 
@@ -90,6 +93,64 @@ def add_and_read(
             statuses=statuses,
         )
     return doc, rows
+
+
+class ReadingReviewer(Protocol):
+    """A person who reviews readings as they are filed (in simulations, inline)."""
+
+    name: str
+
+    def review(self, text: str, doc_date: dt.date) -> list[dict[str, Any]] | None:
+        """The directives ``text`` truly asks for (payloads; ``[{"kind": "none"}]`` for
+        nothing), or ``None`` to leave the readings waiting."""
+        ...
+
+
+def reconcile_reading(
+    session: Any, doc_id: int, rows: Sequence[Any], truth: Sequence[dict[str, Any]], by: str
+) -> dict[str, int]:
+    """Review a document's unreviewed readings against what a person says it asks for: a
+    reading equal to a true directive is confirmed, another is edited into a true one still
+    unmatched (the reader's original is kept for training), the rest are rejected, and true
+    directives no reading gave are added and confirmed. Returns counts per verdict."""
+    from agent.store import kb as store_kb
+    from policies.llm.reader import exact_match
+
+    wanted = [d for d in parse_directives(list(truth)) if d.kind != "none"]
+    wanted_payloads = [d.model_dump(mode="json") for d in wanted]
+    open_rows = [r for r in rows if r.status in ("proposed", "pending_review")]
+    left = list(range(len(wanted)))
+    counts = {"confirm": 0, "edit": 0, "reject": 0, "added": 0}
+    verdicts: list[tuple[Any, str, dict[str, Any] | None]] = []
+    for row in open_rows:
+        read = parse_directives([row.payload])
+        hit = next((k for k in left if exact_match(read, [wanted[k]])), None)
+        if hit is not None:
+            left.remove(hit)
+            verdicts.append((row, "confirm", None))
+        elif row.payload.get("kind") == "none" and not wanted:
+            verdicts.append((row, "confirm", None))
+        else:
+            verdicts.append((row, "reject", None))
+    for i, (row, verdict, _p) in enumerate(verdicts):  # a wrong reading becomes a true one
+        if verdict == "reject" and left:
+            verdicts[i] = (row, "edit", wanted_payloads[left.pop(0)])
+    for row, verdict, payload in verdicts:
+        store_kb.review_directive(
+            session, row.id, verdict=verdict, by=by, edited_payload=payload,
+            reason=f"reviewed by {by}",
+        )  # fmt: skip
+        counts[verdict] += 1
+    if left:
+        added = store_kb.add_directives(
+            session, doc_id, [wanted_payloads[k] for k in left], reader=f"person:{by}",
+            statuses=["pending_review"] * len(left),
+        )  # fmt: skip
+        for row in added:
+            store_kb.review_directive(session, row.id, verdict="confirm", by=by,
+                                      reason=f"added by {by}")  # fmt: skip
+        counts["added"] = len(added)
+    return counts
 
 
 def directives_for_day(
@@ -238,6 +299,12 @@ def ingest_notices(ctx: Any, day: int) -> list[dict[str, Any]]:
                 author=notice.get("author"),
             )  # fmt: skip
             waiting = sum(r.status == "pending_review" for r in rows)
+            reviewer = getattr(ctx, "kb_reviewer", None)
+            if waiting and reviewer is not None:
+                truth = reviewer.review(notice["text"], shop.date_of(day))
+                if truth is not None:
+                    reconcile_reading(s, _doc.id, rows, truth, reviewer.name)
+                    waiting = 0
         out.append(
             {
                 "document": source,

@@ -404,10 +404,12 @@ def run_shop_days(
     knowledge: bool = False,
     llm: str | None = None,
     reader_adapter: str = "default",
+    kb_reviewer: Any = None,
 ) -> RunSummary:
     """``shopops run``: continue ``run_id`` (or the shop's open run) or start one; run days.
 
     A new run takes the approval settings given here; a continued run keeps its own.
+    ``kb_reviewer`` (:class:`agent.kb.ReadingReviewer`) reviews readings as they are filed.
     """
     from pydantic import ValidationError
 
@@ -448,7 +450,7 @@ def run_shop_days(
                     reader_adapter=reader_adapter,
                 ),
             )
-        summary = _drive(store, run_id, days, appr, progress)
+        summary = _drive(store, run_id, days, appr, progress, kb_reviewer)
         summary.wall_s = time.perf_counter() - t0  # the whole command: loading included
         return summary
     finally:
@@ -473,12 +475,14 @@ def resume_run(
 
 
 def _drive(
-    store: Store, run_id: str, days: int, approver: Approver | None, progress: bool
-) -> RunSummary:
+    store: Store, run_id: str, days: int, approver: Approver | None, progress: bool,
+    kb_reviewer: Any = None,
+) -> RunSummary:  # fmt: skip
     from agent.checkpoint import open_checkpointer
 
     t0 = time.perf_counter()
     ctx = load_context(store, run_id)
+    ctx.kb_reviewer = kb_reviewer
     if getattr(ctx.shop, "backend", "sim") == "sql":  # --- a real shop: agent/real_run.py ---
         from agent.real_run import drive_real
 

@@ -12,12 +12,14 @@ import datetime as dt
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from agent.ask import card_facts
 from agent.chat import ChatSession
 from agent.runner import RunOptions, create_run, pending_cards
 from agent.store import kb as store_kb
 from agent.store import open_store
+from agent.store.kb_models import KbDirective
 from eval.chat_bench import demo_store
 from policies.llm.errors import ReaderError
 from policies.llm.grounded import Fact, GroundedAnswerer, _NumberTrie, ungrounded_numbers
@@ -159,5 +161,43 @@ def test_an_instruction_is_filed_only_after_confirmation(tmp_path) -> None:
         assert "Dropped" in str(chat.handle("drop it"))
         with store.session() as s:
             assert len(store_kb.list_documents(s, shop)) == 1
+    finally:
+        store.close()
+
+
+def test_a_person_reviewing_readings_inline_puts_the_truth_in_force(tmp_path) -> None:
+    """A run with a reviewer (the harness's simulated person, who knows each notice's true
+    effects): every reading that waited is reviewed as it is filed, and what is in force for
+    those documents is exactly what the notices ask."""
+    from agent.runner import run_shop_days
+    from envs.directives import parse_directives
+    from eval.kb_eval import ScenarioReviewer
+    from policies.llm.reader import exact_match
+
+    reviewer = ScenarioReviewer("notices")
+    url = str(tmp_path / "rev.db")
+    run_shop_days(scenario="notices", days=13, policy="base_stock", approval_mode="auto",
+                  approver="none", new=True, db_url=url, knowledge=True,
+                  kb_reviewer=reviewer)  # fmt: skip
+    store = open_store(url)
+    try:
+        with store.session() as s:
+            docs = store_kb.list_documents(s, "sim-notices")
+            assert len(docs) == 3  # the notices of days 2, 6 and 12
+            reviewed = 0
+            for doc in docs:
+                rows = s.scalars(
+                    select(KbDirective).where(KbDirective.document_id == doc.id)
+                ).all()
+                assert all(r.status != "pending_review" for r in rows), doc.text
+                if any(r.reviewed_by == reviewer.name for r in rows):
+                    reviewed += 1
+                    kept = [r.payload for r in rows if r.status in ("confirmed", "edited")
+                            and r.kind != "none"]  # fmt: skip
+                    truth = [d for d in reviewer.truth[doc.text] if d["kind"] != "none"]
+                    assert (kept == truth == []) or exact_match(
+                        parse_directives(kept), parse_directives(truth)
+                    )
+            assert reviewed >= 1
     finally:
         store.close()

@@ -730,3 +730,40 @@ def test_a_text_that_gives_orders_but_reads_as_none_changes_nothing(tmp_path):
     assert plain[0], "the policy acted: the comparison is not vacuous"
     assert max(p["quantity"] for _, _, k, p in injected[0] if k == "restock") < 10_000
     assert injected == plain
+
+
+def test_a_reviewer_confirms_edits_rejects_and_completes_a_reading(url):
+    """What a person says a text asks for becomes exactly what is in force: the right
+    reading confirmed, a wrong one edited (the reader's kept), a missing one added, and a
+    reading of a text that asks nothing rejected."""
+    from agent.kb import reconcile_reading
+    from policies.llm.reader import exact_match
+
+    store = open_store(url)
+    shop = _shop()
+    right = {"kind": "promotion_ban", "category": "pantry", "start": str(START)}
+    wrong = {"kind": "discount_cap", "category": "household", "max_percent": 30,
+             "start": str(START)}  # fmt: skip
+    true_cap = {**wrong, "max_percent": 10}
+    missing = {"kind": "supplier_delay", "supplier": "dry-goods", "extra_days": 5,
+               "start": str(START)}  # fmt: skip
+    with store.session() as s:
+        doc = store_kb.add_document(s, shop, text="three rules", kind="compliance",
+                                    doc_date=START)  # fmt: skip
+        rows = store_kb.add_directives(s, doc.id, [right, wrong], reader="r",
+                                       statuses=["proposed", "pending_review"])  # fmt: skip
+        counts = reconcile_reading(s, doc.id, rows, [right, true_cap, missing], "ann")
+        chatter = store_kb.add_document(s, shop, text="thanks!", kind="other", doc_date=START)
+        extra = store_kb.add_directives(s, chatter.id, [right], reader="r",
+                                        statuses=["pending_review"])  # fmt: skip
+        none_counts = reconcile_reading(s, chatter.id, extra, [{"kind": "none"}], "ann")
+    assert counts == {"confirm": 1, "edit": 1, "reject": 0, "added": 1}
+    assert none_counts == {"confirm": 0, "edit": 0, "reject": 1, "added": 0}
+    with store.session() as s:
+        pairs = store_kb.directives_in_force(s, shop, START, min_confidence=None)
+        assert {r.reviewed_by for r, _d in pairs} == {"ann"}
+        in_force = parse_directives([r.payload for r, _d in pairs])
+        edited = [r for r, _d in pairs if r.status == "edited"]
+        assert edited and edited[0].original_payload["max_percent"] == 30
+    assert exact_match(in_force, parse_directives([right, true_cap, missing]))
+    store.close()

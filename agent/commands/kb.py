@@ -233,15 +233,22 @@ def bench_kb(
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     llm: LlmOpt = None,
     adapter: AdapterOpt = "default",
+    reviewed: Annotated[
+        bool,
+        typer.Option(help="Also run the agent with a person reviewing the readings that wait "
+                     "(simulated: it knows each notice's true effects)."),
+    ] = True,
 ) -> None:
     """The agent with and without its knowledge base over a whole notice scenario per seed:
-    profit, % of the oracle bound, compliance violations, fines, paired 95% CI."""
+    profit, % of the oracle bound, compliance violations, fines, paired 95% CI. Unattended
+    (readings below the confidence threshold never act) and, with --reviewed, with a person
+    who confirms, edits or completes the readings that wait."""
     from agent.config_cli import parse_int_list
     from eval.kb_eval import compare_knowledge
 
     res = compare_knowledge(
         scenario, parse_int_list(seeds), policy=policy, adapter=adapter, llm=llm,
-        progress=None if json else typer.echo,
+        progress=None if json else typer.echo, reviewed=reviewed,
     )  # fmt: skip
     if json:
         typer.echo(_json.dumps(res))
@@ -259,11 +266,13 @@ def bench_kb(
             f"{v['fines_total']:,.0f}",
         )  # fmt: skip
     Console(markup=False).print(t)
-    d = res["paired_difference"]
-    typer.echo(
-        f"with - without, per seed: mean {d['mean']:,.0f}, 95% CI [{d['low']:,.0f}, "
-        f"{d['high']:,.0f}] over {d['n']} seeds"
-    )
+    for label, key in (("with", "paired_difference"), ("reviewed", "paired_difference_reviewed")):
+        d = res.get(key)
+        if d:
+            typer.echo(
+                f"{label} - without, per seed: mean {d['mean']:,.0f}, 95% CI "
+                f"[{d['low']:,.0f}, {d['high']:,.0f}] over {d['n']} seeds"
+            )
 
 
 def bench_chat_cmd(
