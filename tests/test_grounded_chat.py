@@ -201,3 +201,42 @@ def test_a_person_reviewing_readings_inline_puts_the_truth_in_force(tmp_path) ->
             assert reviewed >= 1
     finally:
         store.close()
+
+
+def test_the_api_answers_about_a_decision_the_caller_may_see(cards, answerer) -> None:
+    from fastapi.testclient import TestClient
+
+    from agent.store.models import Run
+    from agent.web.app import create_app
+    from agent.web.auth import create_token
+
+    url, found = cards
+    aid, run_id = found[0]["action_id"], found[0]["run_id"]
+    store = open_store(url)
+    with store.session() as s:
+        shop = s.get(Run, run_id).shop_id
+    ann = create_token(store, "ann", role="viewer", shops=[shop])[0]
+    bob = create_token(store, "bob", role="viewer", shops=["elsewhere"])[0]
+    store.close()
+    app = create_app(url)
+
+    def as_(tok: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tok}"}
+
+    with TestClient(app) as c:
+        path = f"/api/decisions/{aid}/ask"
+        r = c.post(path, json={"question": "Why is it risky?"}, headers=as_(ann))
+        assert r.status_code == 503 and "--chat-llm" in r.json()["detail"]
+        app.state.answerer = answerer
+        r = c.post(path, json={"question": "Why is it risky?"}, headers=as_(ann))
+        body = r.json()
+        assert r.status_code == 200 and body["sources"], body
+        assert all(src["source"].startswith(("card #", "document #")) for src in body["sources"])
+        facts = [Fact(src["text"], src["source"]) for src in body["sources"]]
+        assert ungrounded_numbers(body["answer"], facts) == []
+        assert c.post(path, json={"question": "why?"}, headers=as_(bob)).status_code == 403
+        assert c.post(path, json={"question": ""}, headers=as_(ann)).status_code == 422
+        assert c.post(path, json={"question": "   "}, headers=as_(ann)).status_code == 422
+        r = c.post("/api/chat", headers=as_(ann),
+                   json={"run_id": run_id, "line": "what is the forecast?", "action_id": aid})
+        assert r.status_code == 200 and f"card #{aid}" in r.json()["reply"]
